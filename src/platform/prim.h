@@ -1,0 +1,179 @@
+/*
+ * prim.h -- the platform contract.  Not for use outside kmem.
+ *
+ * Everything kmem needs from the operating system goes through the functions
+ * declared here, and only the platform backend (prim_linux.c) makes system
+ * calls.  The upper layers (vmem, the map, uma, malloc, stats) are written
+ * against this contract alone.
+ *
+ * Conventions
+ *   - Functions that can fail return 0 on success or a positive errno value
+ *     (ENOMEM, EINVAL, ...); they never set errno for the caller and never
+ *     allocate from the heap.
+ *   - Addresses and sizes given to the page functions must be multiples of
+ *     kp_page_size() unless stated otherwise; a violation returns EINVAL.
+ *   - Nothing here calls back into kmem, so every function may be called
+ *     with any kmem lock held.
+ *
+ * Pages
+ *   kp_reserve()  takes address space that is not accessible and not backed
+ *                 by memory (PROT_NONE, MAP_NORESERVE);
+ *   kp_commit()   makes part of a reservation readable and writable; fresh
+ *                 pages read as zero;
+ *   kp_decommit() gives the memory behind part of a reservation back to the
+ *                 system and makes it inaccessible again; the next commit
+ *                 reads zero;
+ *   kp_protect()  changes the access of committed pages (guard pages);
+ *   kp_release()  gives address space back.
+ *
+ * Test seams
+ *   kp_inject() makes the next reserve or commit calls fail with ENOMEM, so
+ *   that callers' failure paths run.  kp_figure_override() substitutes the
+ *   physical memory, cgroup limit and address-space figures that the map
+ *   sizes itself from.  Both are cheap when unused (one load and a test).
+ *
+ * Locks
+ *   kp_mutex_t and kp_cond_t wrap POSIX mutexes and condition variables;
+ *   condition waits time out against the monotonic clock.  Lock order is the
+ *   callers' business: nothing in this layer takes a lock of its own except
+ *   while reading /proc or the cgroup files at start-up.
+ */
+#ifndef KMEM_PRIM_H
+#define KMEM_PRIM_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define KP_NOINLINE __attribute__((noinline))
+#define KP_COLD __attribute__((cold, noinline))
+#define KP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define KP_NORETURN __attribute__((noreturn))
+
+/* ---- pages ---------------------------------------------------------- */
+
+/* The system page size; a power of two.  Valid after kp_init(). */
+size_t kp_page_size(void);
+
+/* Initialises the layer (page size, clock).  Idempotent, thread safe. */
+void kp_init(void);
+
+/*
+ * Reserves size bytes of address space aligned to align (a power of two, or
+ * 0 for the page size).  On success *addrp is the start.  ENOMEM when the
+ * address space is not there (or a failure is injected).
+ */
+int kp_reserve(size_t size, size_t align, void **addrp);
+/* Returns a reservation (or a page-aligned part of it) to the system. */
+int kp_release(void *addr, size_t size);
+/* Makes [addr, addr+size) of a reservation readable and writable. */
+int kp_commit(void *addr, size_t size);
+/* Returns the memory behind [addr, addr+size) and makes it inaccessible. */
+int kp_decommit(void *addr, size_t size);
+
+#define KP_PROT_NONE 0
+#define KP_PROT_READ 1
+#define KP_PROT_WRITE 2
+#define KP_PROT_RW (KP_PROT_READ | KP_PROT_WRITE)
+/* Sets the access of committed pages. */
+int kp_protect(void *addr, size_t size, int prot);
+
+/* ---- failure injection (tests) -------------------------------------- */
+
+enum kp_op {
+	KP_OP_RESERVE = 0, /* kp_reserve */
+	KP_OP_COMMIT = 1,  /* kp_commit */
+	KP_OP_NOPS
+};
+
+/*
+ * Lets the next `skip` calls of op succeed, then makes `count` calls fail
+ * with ENOMEM (count 0 cancels).  Thread safe.  kp_injected() is the number
+ * of failures injected so far for op.
+ */
+void kp_inject(enum kp_op op, unsigned skip, unsigned count);
+uint64_t kp_injected(enum kp_op op);
+
+/* ---- what exists ----------------------------------------------------- */
+
+#define KP_UNLIMITED UINT64_MAX
+
+enum kp_figure {
+	KP_FIG_PHYSMEM = 0, /* bytes of physical memory */
+	KP_FIG_CGROUP = 1,  /* memory limit of the process' cgroup */
+	KP_FIG_AS_FREE = 2, /* address space RLIMIT_AS still leaves */
+	KP_FIG_NFIGS
+};
+
+/*
+ * The figure, in bytes, or KP_UNLIMITED when there is no such limit.  The
+ * cgroup figure is the smallest memory.max (v2) or memory.limit_in_bytes
+ * (v1) on the path from the process' cgroup to the root; the address-space
+ * figure is RLIMIT_AS less the address space already mapped.
+ */
+uint64_t kp_figure(enum kp_figure fig);
+/* Where kp_figure() got it: "sysconf", "cgroup v2 /sys/fs/...", ... */
+const char *kp_figure_source(enum kp_figure fig);
+/* Substitutes a figure (tests); KP_UNLIMITED means "no limit". */
+void kp_figure_override(enum kp_figure fig, uint64_t value);
+/* Removes a substitution. */
+void kp_figure_reset(enum kp_figure fig);
+
+/* ---- locks ------------------------------------------------------------ */
+
+typedef struct kp_mutex {
+	pthread_mutex_t km_m;
+} kp_mutex_t;
+typedef struct kp_cond {
+	pthread_cond_t kc_c;
+} kp_cond_t;
+
+#define KP_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER}
+
+void kp_mutex_init(kp_mutex_t *m);
+void kp_mutex_destroy(kp_mutex_t *m);
+void kp_mutex_lock(kp_mutex_t *m);
+bool kp_mutex_trylock(kp_mutex_t *m);
+void kp_mutex_unlock(kp_mutex_t *m);
+
+/* Condition variables wait against CLOCK_MONOTONIC. */
+void kp_cond_init(kp_cond_t *c);
+void kp_cond_destroy(kp_cond_t *c);
+void kp_cond_wait(kp_cond_t *c, kp_mutex_t *m);
+/* Waits at most timeout_ns; returns false when the time ran out. */
+bool kp_cond_timedwait(kp_cond_t *c, kp_mutex_t *m, uint64_t timeout_ns);
+void kp_cond_signal(kp_cond_t *c);
+void kp_cond_broadcast(kp_cond_t *c);
+
+/* ---- threads and time ------------------------------------------------- */
+
+/* A small number unique to the calling thread among live threads (the
+ * kernel thread id). */
+uint32_t kp_thread_id(void);
+uint32_t kp_process_id(void);
+/* Nanoseconds of CLOCK_MONOTONIC. */
+uint64_t kp_clock_ns(void);
+/* Sleeps the calling thread. */
+void kp_sleep_ns(uint64_t ns);
+
+/* ---- output and the environment -------------------------------------- */
+
+/*
+ * Writes one line "kmem: <message>\n" to standard error with a single
+ * write(2), formatting into a stack buffer (no allocation).  Lines longer
+ * than 1023 bytes are cut.
+ */
+void kp_log(const char *fmt, ...) KP_PRINTF(1, 2);
+void kp_vlog(const char *fmt, va_list ap);
+/* kp_log, then abort(). */
+KP_NORETURN void kp_fatal(const char *fmt, ...) KP_PRINTF(1, 2);
+/* Writes len bytes to fd, retrying short writes; 0 or errno. */
+int kp_write(int fd, const void *buf, size_t len);
+/* getenv(3), without allocating. */
+const char *kp_getenv(const char *name);
+
+#endif /* KMEM_PRIM_H */

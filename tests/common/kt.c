@@ -1,0 +1,115 @@
+/*
+ * kt.c -- fork-and-capture helpers for the unit tests; see kt.h.
+ */
+#include "kt.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void
+kt_child_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
+	fflush(stderr);
+	_exit(1);
+}
+
+void
+kt_child(void (*fn)(void *), void *arg, struct kt_result *res)
+{
+	int fds[2];
+	pid_t pid;
+	size_t got = 0;
+	int st;
+
+	memset(res, 0, sizeof(*res));
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe(fds) != 0) {
+		fail_msg("pipe: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fail_msg("fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		/* Default disposition so that abort() ends the child. */
+		signal(SIGABRT, SIG_DFL);
+		close(fds[0]);
+		dup2(fds[1], 2);
+		close(fds[1]);
+		fn(arg);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(0);
+	}
+	close(fds[1]);
+	for (;;) {
+		ssize_t n = read(fds[0], res->kr_err + got,
+		    sizeof(res->kr_err) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(res->kr_err) - 1) {
+			/* Drain the rest so the child never blocks. */
+			char sink[4096];
+			while (read(fds[0], sink, sizeof(sink)) > 0)
+				;
+			break;
+		}
+	}
+	res->kr_err[got] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st)) {
+		res->kr_exited = 1;
+		res->kr_status = WEXITSTATUS(st);
+	} else {
+		res->kr_exited = 0;
+		res->kr_status = WTERMSIG(st);
+	}
+}
+
+void
+kt_assert_child_ok(void (*fn)(void *), void *arg)
+{
+	static struct kt_result res;
+
+	kt_child(fn, arg, &res);
+	if (!res.kr_exited || res.kr_status != 0) {
+		fail_msg("child %s %d; its stderr:\n%s",
+		    res.kr_exited ? "exited with" : "killed by signal",
+		    res.kr_status, res.kr_err);
+	}
+}
+
+void
+kt_assert_death(void (*fn)(void *), void *arg, int sig, const char *message)
+{
+	static struct kt_result res;
+
+	kt_child(fn, arg, &res);
+	if (res.kr_exited) {
+		fail_msg("child exited with %d, expected signal %d; stderr:\n%s",
+		    res.kr_status, sig, res.kr_err);
+		return;
+	}
+	if (res.kr_status != sig) {
+		fail_msg("child killed by signal %d, expected %d; stderr:\n%s",
+		    res.kr_status, sig, res.kr_err);
+		return;
+	}
+	if (message != NULL && strstr(res.kr_err, message) == NULL) {
+		fail_msg("child's stderr lacks \"%s\":\n%s", message, res.kr_err);
+	}
+}

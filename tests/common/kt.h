@@ -1,0 +1,61 @@
+/*
+ * kt.h -- helpers shared by kmem's unit tests (cmocka).
+ *
+ * Some tests must run in a process of their own: those that expect kmem to
+ * abort with a message, and those that need the map set up with particular
+ * tunables (the map is set up once per process).  kt_child() forks, runs a
+ * function in the child with its standard error captured, and reports how
+ * the child ended.  Inside a child, use KT_CHECK(), not cmocka's assertions
+ * (they belong to the parent's runner).
+ */
+#ifndef KMEM_KT_H
+#define KMEM_KT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs these first */
+#include <cmocka.h>
+
+struct kt_result {
+	int kr_exited;     /* 1 if the child exited, 0 if a signal ended it */
+	int kr_status;     /* exit status, or the signal number */
+	char kr_err[8192]; /* what the child wrote to stderr (cut, NUL-ended) */
+};
+
+/* Runs fn(arg) in a child process; the child exits 0 when fn returns. */
+void kt_child(void (*fn)(void *), void *arg, struct kt_result *res);
+
+/* Fails the current cmocka test unless the child exited 0. */
+void kt_assert_child_ok(void (*fn)(void *), void *arg);
+
+/*
+ * Fails the current test unless the child was killed by `sig` and its stderr
+ * contains `message`.
+ */
+void kt_assert_death(void (*fn)(void *), void *arg, int sig,
+    const char *message);
+
+/* In a child: on failure print the condition and exit(1). */
+#define KT_CHECK(cond)                                                     \
+	do {                                                                   \
+		if (!(cond))                                                       \
+			kt_child_fail(__FILE__, __LINE__, #cond);                      \
+	} while (0)
+__attribute__((noreturn)) void kt_child_fail(const char *file, int line,
+    const char *what);
+
+/* A deterministic pseudo-random generator (xorshift64*). */
+static inline uint64_t
+kt_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return (x * 0x2545F4914F6CDD1DULL);
+}
+
+#endif /* KMEM_KT_H */
