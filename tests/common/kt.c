@@ -40,8 +40,15 @@ kt_child(void (*fn)(void *), void *arg, struct kt_result *res)
 		return;
 	}
 	if (pid == 0) {
-		/* Default disposition so that abort() ends the child. */
+		/*
+		 * Default dispositions: cmocka catches these in the parent, and
+		 * the child must die of them, not return into the runner.
+		 */
 		signal(SIGABRT, SIG_DFL);
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		signal(SIGILL, SIG_DFL);
+		signal(SIGFPE, SIG_DFL);
 		close(fds[0]);
 		dup2(fds[1], 2);
 		close(fds[1]);

@@ -1,0 +1,74 @@
+# kmem -- top-level commands.  CMake does the building underneath.
+#
+#   make            build the library, tools, examples and benchmarks (build/)
+#   make check      install what is missing, then every test: the normal
+#                   build, an AddressSanitizer+UndefinedBehaviorSanitizer
+#                   build (clang), and the threaded tests under ThreadSanitizer
+#   make demo       install what is missing, build, run the showcase
+#   make bench      run the benchmarks
+#   make install PREFIX=DIR
+#   make format     clang-format the sources
+
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+CTEST ?= ctest
+
+BUILD := build
+BUILD_ASAN := build-asan
+BUILD_TSAN := build-tsan
+
+.PHONY: all setup build check test test-asan test-tsan demo bench bench-quick \
+	install format clean
+
+all: build
+
+setup:
+	@sh scripts/setup
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+
+build: $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
+
+test-asan:
+	CC=clang $(CMAKE) -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug \
+		-DKMEM_SANITIZE=address -DKMEM_BENCH=OFF >/dev/null
+	$(CMAKE) --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && $(CTEST) --output-on-failure -j $(JOBS)
+
+test-tsan:
+	CC=clang $(CMAKE) -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug \
+		-DKMEM_SANITIZE=thread -DKMEM_BENCH=OFF -DKMEM_EXAMPLES=OFF >/dev/null
+	$(CMAKE) --build $(BUILD_TSAN) -j $(JOBS)
+	cd $(BUILD_TSAN) && $(CTEST) --output-on-failure -L threads
+
+check: setup
+	$(MAKE) test
+	$(MAKE) test-asan
+	$(MAKE) test-tsan
+	$(MAKE) bench-quick
+	@echo "make check: all test runs passed"
+
+demo: setup build
+	./$(BUILD)/examples/map_demo
+
+bench: setup build
+	sh bench/run.sh $(BUILD)
+
+bench-quick: build
+	sh bench/run.sh $(BUILD) --quick
+
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)

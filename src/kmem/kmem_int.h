@@ -1,0 +1,256 @@
+/*
+ * kmem_int.h -- the bounded kernel map.  Not for use outside kmem.
+ *
+ * 1. The map
+ *
+ *    All memory kmem hands out comes from one range of address space of
+ *    kmem_size() bytes, reserved (not committed) when kmem is first used and
+ *    carved by a vmem arena, the map arena "kmem_map", with a quantum of one
+ *    page.  An allocation takes a range from the arena, then commits its
+ *    pages; a free decommits them (the memory goes back to the system at
+ *    once) and returns the range.  Nothing outside the map grows with use:
+ *    kmem's own metadata -- the page table, vmem's boundary tags and hash
+ *    tables, arena structures -- is allocated from the map too, so
+ *    kmem_size() bounds everything.
+ *
+ *    The map is sized from what really exists (the second seed's lesson):
+ *    the smallest of physical memory / kmem_size_scale and the cgroup memory
+ *    limit, clamped to [kmem_size_min, kmem_size_max], and never more than
+ *    7/8 of the address space RLIMIT_AS still leaves, since the reservation
+ *    itself is address space.  kmem_size=... in KMEM_OPTIONS overrides.  If
+ *    the reservation still fails, the size is halved until it succeeds or
+ *    drops below kmem_size_min.  kmem_report() says which figure won.
+ *
+ * 2. Owners and the page table
+ *
+ *    Every page of the map has one word in the page table saying who owns
+ *    it, so that upper layers find the owner of any pointer in O(1):
+ *
+ *        entry = payload << KPT_SHIFT | [KPT_TAIL] | class
+ *
+ *    class is one of enum kmem_class.  For a run of pages (metadata, direct
+ *    kmem_malloc, large allocations) the first page holds the run's length
+ *    in pages and the others KPT_TAIL and their distance to the first page.
+ *    Slab pages (uma) hold a pointer to the slab on every page instead, with
+ *    the class in the low bits (slab headers are 32-byte aligned).  A page
+ *    that is free or inside an unused part of a submap reads KMC_FREE (0).
+ *
+ *        map:  | page table | tags | slab | slab | free ... | submap ....... |
+ *        pt:   | META n=4 ... META+TAIL | SLAB p | SLAB p | 0 | DIRECT n=2 .. |
+ *
+ *    The page table is the first allocation from the map and maps the whole
+ *    map including itself.  It is committed at once but the system only
+ *    backs the parts that are written.
+ *
+ * 3. Submaps
+ *
+ *    kmem_submap_create() takes a range of the map (counted as KMC_SUBMAP
+ *    for the map) and makes a vmem arena over it, with its own bound: a
+ *    submap filling up never takes memory from the rest of the map and the
+ *    rest of the map filling up never takes memory from it.  Pages
+ *    allocated from a submap are entered in the page table like direct
+ *    allocations; which submap owns an address is found from the ranges.
+ *
+ * 4. Running out
+ *
+ *    An allocation that does not fit (or whose commit fails) runs the
+ *    low-memory handlers once, without any kmem lock held, and retries.  If
+ *    it still fails, M_NOWAIT returns NULL (errno ENOMEM) and counts a
+ *    failure; M_WAITOK waits on the map's condition variable until a free
+ *    makes room, then retries, and while waiting prints a rate-limited line
+ *    naming the request, the map, how long it waited and the largest owners.
+ *    A request larger than the region less its permanent reservations
+ *    (metadata, submaps) can never fit: it fails at once with a message, for
+ *    M_WAITOK too.  Nothing on these paths panics or aborts.
+ *
+ *    Lost wake-ups are avoided with a free generation: a waiter registers,
+ *    then compares the generation it saw before its attempt; a free bumps
+ *    the generation, then wakes waiters if there are any.  Both sides use
+ *    sequentially consistent atomics, so one of them sees the other.  Waits
+ *    are also bounded (KMEM_WAIT_SLICE_NS) as a safety net.
+ *
+ * 5. Lock order
+ *
+ *    km_init_lock -> km_region_lock -> vmem arena locks -> km_wait_lock.
+ *    km_lowmem_run is held while handlers run and may be followed by any
+ *    other lock (handlers free memory); it is never taken recursively
+ *    (a thread-local flag keeps a handler's own shortage from re-running
+ *    the handlers).  km_lowmem_lock guards the handler table only and is a
+ *    leaf.
+ */
+#ifndef KMEM_KMEM_INT_H
+#define KMEM_KMEM_INT_H
+
+#include <kmem/kmem.h>
+#include <kmem/vmem.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "../platform/options.h"
+#include "../platform/prim.h"
+
+/* Who owns a page of the map. */
+enum kmem_class {
+	KMC_FREE = 0,   /* not allocated */
+	KMC_META = 1,   /* kmem's own metadata */
+	KMC_DIRECT = 2, /* kmem_malloc()/kmem_arena_malloc() */
+	KMC_LARGE = 3,  /* large kmalloc() allocations */
+	KMC_SLAB = 4,   /* uma slabs */
+	KMC_SUBMAP = 5, /* reserved for a submap (map accounting only) */
+	KMC_NCLASSES
+};
+
+#define KPT_CLASS_MASK ((uintptr_t)0xf)
+#define KPT_TAIL ((uintptr_t)0x10)
+#define KPT_SHIFT 5
+#define KPT_CLASS(e) ((enum kmem_class)((e)&KPT_CLASS_MASK))
+#define KPT_PAYLOAD(e) ((e) >> KPT_SHIFT)
+#define KPT_PTR(e) ((void *)((e) & ~(((uintptr_t)1 << KPT_SHIFT) - 1)))
+
+#define KMEM_SUBMAP_MAX 64
+#define KMEM_NAME_MAX 32
+#define KMEM_SIZE_FLOOR ((size_t)1 << 20)      /* smallest map */
+#define KMEM_WAIT_SLICE_NS (250u * 1000 * 1000) /* longest single wait */
+#define KMEM_LOWMEM_RETRY_NS (1000u * 1000 * 1000) /* handlers rerun while waiting */
+
+/* A region: the whole map or one submap. */
+struct kmem_region {
+	vmem_t *kr_arena;                /* the arena carving it */
+	char kr_name[KMEM_NAME_MAX];     /* "kmem_map" or the submap's name */
+	uintptr_t kr_base;               /* first address */
+	size_t kr_size;                  /* bytes */
+	_Atomic size_t kr_inuse;         /* bytes allocated (submaps) */
+	_Atomic uint64_t kr_nallocs;     /* successful allocations */
+	_Atomic uint64_t kr_nfrees;      /* frees */
+	_Atomic uint64_t kr_nfailures;   /* M_NOWAIT requests that got NULL */
+	_Atomic uint64_t kr_nwaits;      /* M_WAITOK waits (slices) */
+	_Atomic uint64_t kr_nneverfit;   /* requests that could never fit */
+	_Atomic uint64_t kr_ncommitfail; /* commits the system refused */
+};
+
+/* The map.  One per process. */
+struct kmem_map {
+	/* read-mostly, set once at init */
+	atomic_bool km_ready;         /* set up and usable */
+	uintptr_t km_base;            /* first address of the map */
+	size_t km_size;               /* kmem_size() */
+	size_t km_pagesize;           /* page size */
+	unsigned km_pageshift;        /* log2(page size) */
+	_Atomic(uintptr_t) *km_pt;    /* page table, one word per page */
+	size_t km_ptbytes;            /* bytes of the page table */
+	struct kmem_region km_map;    /* the whole map */
+	char km_tune_why[512];        /* how kmem_size was chosen */
+	int km_init_error;            /* errno of a failed set-up, or 0 */
+
+	/* accounting of the whole map, by owner class */
+	_Atomic size_t km_class_bytes[KMC_NCLASSES];
+
+	/* submaps; the table only grows, entries are never removed */
+	kp_mutex_t km_region_lock;    /* guards submap creation */
+	_Atomic unsigned km_nsubmaps; /* entries in km_submaps */
+	struct kmem_region km_submaps[KMEM_SUBMAP_MAX];
+
+	/* waiting for memory */
+	kp_mutex_t km_wait_lock;      /* guards the condition variable */
+	kp_cond_t km_wait_cv;         /* broadcast when memory is freed */
+	_Atomic unsigned km_waiters;  /* threads waiting */
+	_Atomic uint64_t km_free_gen; /* bumped by every free */
+	_Atomic uint64_t km_last_warn_ns; /* last "waiting" line */
+
+	/* low-memory handlers */
+	kp_mutex_t km_lowmem_lock;    /* guards the table */
+	kp_mutex_t km_lowmem_run;     /* held while handlers run */
+	struct {
+		void (*lh_fn)(void *, int); /* handler */
+		void *lh_arg;               /* its argument */
+	} km_lowmem[KMEM_LOWMEM_MAX];
+	unsigned km_nlowmem;          /* handlers registered */
+	_Atomic uint64_t km_lowmem_runs; /* times the handlers ran */
+};
+
+extern struct kmem_map kmem_map_store;
+
+/* Sets the map up if needed; 0 or errno. */
+int kmem_init_slow(void);
+
+static inline bool
+kmem_ready(void)
+{
+	if (KP_LIKELY(atomic_load_explicit(&kmem_map_store.km_ready,
+	    memory_order_acquire)))
+		return (true);
+	return (kmem_init_slow() == 0);
+}
+
+/* ---- page table ---------------------------------------------------------- */
+
+/* The page table word of the page holding addr; 0 outside the map. */
+static inline uintptr_t
+kmem_pt_get(const void *addr)
+{
+	const struct kmem_map *km = &kmem_map_store;
+	uintptr_t off = (uintptr_t)addr - km->km_base;
+
+	if (KP_UNLIKELY(off >= km->km_size))
+		return (0);
+	return (atomic_load_explicit(&km->km_pt[off >> km->km_pageshift],
+	    memory_order_relaxed));
+}
+
+static inline bool
+kmem_in_map(const void *addr)
+{
+	return ((uintptr_t)addr - kmem_map_store.km_base <
+	    kmem_map_store.km_size);
+}
+
+/* Enters a run of npages pages owned by cls (head holds the length). */
+void kmem_pt_set_run(void *addr, size_t npages, enum kmem_class cls);
+/* Enters npages pages that all point at owner (32-byte aligned). */
+void kmem_pt_set_ptr(void *addr, size_t npages, enum kmem_class cls,
+    const void *owner);
+/* Marks npages pages free. */
+void kmem_pt_clear(void *addr, size_t npages);
+
+/* ---- allocation for the layers above --------------------------------------- */
+
+/*
+ * Allocates size bytes (rounded up to pages) of committed, zeroed memory
+ * from arena (the map arena or a submap) for owner class cls, following the
+ * exhaustion protocol above.  For cls other than KMC_SLAB the pages are
+ * entered as a run; slab pages are entered by the caller.  `what` names
+ * the request in messages ("kmem_malloc", "uma", ...).  NULL with errno
+ * ENOMEM on failure.
+ */
+void *kmem_region_alloc(vmem_t *arena, size_t size, int flags,
+    enum kmem_class cls, const char *what);
+/* Gives back what kmem_region_alloc() gave (no validation). */
+void kmem_region_free(vmem_t *arena, void *addr, size_t size,
+    enum kmem_class cls);
+
+/* ---- reporting helpers --------------------------------------------------------- */
+
+extern const char *const kmem_class_names[KMC_NCLASSES];
+/* Formats a byte count as "12.3 MiB" ("unlimited" for KP_UNLIMITED). */
+void kmem_fmt_size(char *buf, size_t len, uint64_t v);
+
+/* ---- auto-tuning (pure, for tests) ------------------------------------------ */
+
+struct kmem_tune {
+	/* inputs */
+	uint64_t kt_physmem;  /* physical memory (KP_UNLIMITED if unknown) */
+	uint64_t kt_cgroup;   /* cgroup limit or KP_UNLIMITED */
+	uint64_t kt_as_free;  /* RLIMIT_AS headroom or KP_UNLIMITED */
+	uint64_t kt_explicit; /* kmem_size tunable, 0 = auto */
+	uint64_t kt_scale;    /* kmem_size_scale */
+	uint64_t kt_min;      /* kmem_size_min */
+	uint64_t kt_max;      /* kmem_size_max */
+	size_t kt_pagesize;   /* page size */
+	/* outputs */
+	uint64_t kt_size;     /* chosen size, a multiple of the page size */
+	const char *kt_winner; /* which figure decided */
+	char kt_why[512];     /* one line: the figures and the decision */
+};
+void kmem_tune_size(struct kmem_tune *t);
+
+#endif /* KMEM_KMEM_INT_H */

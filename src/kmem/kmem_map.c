@@ -1,0 +1,886 @@
+/*
+ * kmem_map.c -- the bounded kernel map: set-up and auto-tuning, the page
+ * table, page allocation with the exhaustion protocol, submaps, low-memory
+ * handlers and the public kmem_malloc(3) interface.  The design is described
+ * at the top of kmem_int.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../vmem/vmem_int.h"
+#include "kmem_int.h"
+
+struct kmem_map kmem_map_store = {
+	.km_region_lock = KP_MUTEX_INITIALIZER,
+	.km_wait_lock = KP_MUTEX_INITIALIZER,
+	.km_lowmem_lock = KP_MUTEX_INITIALIZER,
+	.km_lowmem_run = KP_MUTEX_INITIALIZER,
+};
+#define km (&kmem_map_store)
+
+static kp_mutex_t kmem_init_lock = KP_MUTEX_INITIALIZER;
+static struct vmem kmem_arena_storage; /* the map arena */
+static __thread bool kmem_in_lowmem __attribute__((tls_model("initial-exec")));
+
+const char *const kmem_class_names[KMC_NCLASSES] = {
+	[KMC_FREE] = "free",
+	[KMC_META] = "metadata",
+	[KMC_DIRECT] = "direct (kmem_malloc)",
+	[KMC_LARGE] = "large allocations",
+	[KMC_SLAB] = "slabs",
+	[KMC_SUBMAP] = "submaps",
+};
+
+/* ---- auto-tuning ----------------------------------------------------------- */
+
+void
+kmem_fmt_size(char *buf, size_t len, uint64_t v)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	int u = 0;
+	double d = (double)v;
+
+	if (v == KP_UNLIMITED) {
+		snprintf(buf, len, "unlimited");
+		return;
+	}
+	while (d >= 1024.0 && u < 5) {
+		d /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, len, "%.*f %s", d < 10.0 ? 2 : d < 100.0 ? 1 : 0, d,
+		    unit[u]);
+}
+
+void
+kmem_tune_size(struct kmem_tune *t)
+{
+	char a[32], b[32], c[32], d[32];
+	uint64_t size, pmask = (uint64_t)t->kt_pagesize - 1;
+
+	kmem_fmt_size(a, sizeof(a), t->kt_physmem);
+	kmem_fmt_size(b, sizeof(b), t->kt_cgroup);
+	kmem_fmt_size(c, sizeof(c), t->kt_as_free);
+	if (t->kt_explicit != 0) {
+		size = t->kt_explicit;
+		t->kt_winner = "kmem_size tunable";
+		if (size < KMEM_SIZE_FLOOR) {
+			size = KMEM_SIZE_FLOOR;
+			t->kt_winner = "kmem_size tunable raised to the 1 MiB floor";
+		}
+		size &= ~pmask;
+		kmem_fmt_size(d, sizeof(d), size);
+		snprintf(t->kt_why, sizeof(t->kt_why),
+		    "kmem_size %s: set by the kmem_size tunable%s (physical memory "
+		    "%s, cgroup limit %s, RLIMIT_AS headroom %s)", d,
+		    t->kt_explicit < KMEM_SIZE_FLOOR ? ", raised to the 1 MiB floor" : "",
+		    a, b, c);
+		t->kt_size = size;
+		return;
+	}
+	uint64_t scale = t->kt_scale == 0 ? 1 : t->kt_scale;
+	size = t->kt_physmem == KP_UNLIMITED ? t->kt_max : t->kt_physmem / scale;
+	t->kt_winner = "physical memory / kmem_size_scale";
+	if (t->kt_cgroup < size) {
+		size = t->kt_cgroup;
+		t->kt_winner = "cgroup memory limit";
+	}
+	if (size < t->kt_min) {
+		size = t->kt_min;
+		t->kt_winner = "kmem_size_min";
+	}
+	if (size > t->kt_max) {
+		size = t->kt_max;
+		t->kt_winner = "kmem_size_max";
+	}
+	/* The reservation is address space: leave 1/8 of it to the rest. */
+	if (t->kt_as_free != KP_UNLIMITED) {
+		uint64_t as = t->kt_as_free - t->kt_as_free / 8;
+		if (as < size) {
+			size = as;
+			t->kt_winner = "RLIMIT_AS headroom less 1/8";
+		}
+	}
+	if (size < KMEM_SIZE_FLOOR) {
+		size = KMEM_SIZE_FLOOR;
+		t->kt_winner = "the 1 MiB floor";
+	}
+	size &= ~pmask;
+	kmem_fmt_size(d, sizeof(d), size);
+	snprintf(t->kt_why, sizeof(t->kt_why),
+	    "kmem_size %s: %s won; physical memory %s / kmem_size_scale %" PRIu64
+	    ", cgroup limit %s, RLIMIT_AS headroom %s, clamp [%" PRIu64 ", %" PRIu64
+	    "]", d, t->kt_winner, a, scale, b, c, t->kt_min, t->kt_max);
+	t->kt_size = size;
+}
+
+/* ---- page table ------------------------------------------------------------ */
+
+static inline size_t
+kmem_pageidx(const void *addr)
+{
+	return (((uintptr_t)addr - km->km_base) >> km->km_pageshift);
+}
+
+void
+kmem_pt_set_run(void *addr, size_t npages, enum kmem_class cls)
+{
+	size_t i = kmem_pageidx(addr);
+
+	atomic_store_explicit(&km->km_pt[i],
+	    ((uintptr_t)npages << KPT_SHIFT) | (uintptr_t)cls, memory_order_relaxed);
+	for (size_t k = 1; k < npages; k++)
+		atomic_store_explicit(&km->km_pt[i + k],
+		    ((uintptr_t)k << KPT_SHIFT) | KPT_TAIL | (uintptr_t)cls,
+		    memory_order_relaxed);
+}
+
+void
+kmem_pt_set_ptr(void *addr, size_t npages, enum kmem_class cls,
+    const void *owner)
+{
+	size_t i = kmem_pageidx(addr);
+	uintptr_t e = (uintptr_t)owner | (uintptr_t)cls;
+
+	for (size_t k = 0; k < npages; k++)
+		atomic_store_explicit(&km->km_pt[i + k], e, memory_order_relaxed);
+}
+
+void
+kmem_pt_clear(void *addr, size_t npages)
+{
+	size_t i = kmem_pageidx(addr);
+
+	for (size_t k = 0; k < npages; k++)
+		atomic_store_explicit(&km->km_pt[i + k], 0, memory_order_relaxed);
+}
+
+/* ---- regions ----------------------------------------------------------------- */
+
+static struct kmem_region *
+kmem_region_of_arena(const vmem_t *arena)
+{
+	if (arena == km->km_map.kr_arena)
+		return (&km->km_map);
+	unsigned n = atomic_load_explicit(&km->km_nsubmaps, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (km->km_submaps[i].kr_arena == arena)
+			return (&km->km_submaps[i]);
+	return (NULL);
+}
+
+/* The submap containing addr, or NULL. */
+static struct kmem_region *
+kmem_submap_of_addr(uintptr_t addr)
+{
+	unsigned n = atomic_load_explicit(&km->km_nsubmaps, memory_order_acquire);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct kmem_region *r = &km->km_submaps[i];
+		if (addr - r->kr_base < r->kr_size)
+			return (r);
+	}
+	return (NULL);
+}
+
+/* Bytes of region r that are held for good (they never free up). */
+static size_t
+kmem_region_pinned(const struct kmem_region *r)
+{
+	if (r != &km->km_map)
+		return (0);
+	return (atomic_load(&km->km_class_bytes[KMC_META]) +
+	    atomic_load(&km->km_class_bytes[KMC_SUBMAP]));
+}
+
+static void
+kmem_account(struct kmem_region *r, enum kmem_class cls, size_t bytes, bool add)
+{
+	if (r == &km->km_map) {
+		if (add)
+			atomic_fetch_add(&km->km_class_bytes[cls], bytes);
+		else
+			atomic_fetch_sub(&km->km_class_bytes[cls], bytes);
+	} else {
+		if (add)
+			atomic_fetch_add(&r->kr_inuse, bytes);
+		else
+			atomic_fetch_sub(&r->kr_inuse, bytes);
+	}
+}
+
+/* ---- low-memory handlers --------------------------------------------------- */
+
+int
+kmem_lowmem_register(void (*fn)(void *arg, int flags), void *arg)
+{
+	int error = 0;
+
+	if (fn == NULL)
+		return (EINVAL);
+	kp_mutex_lock(&km->km_lowmem_lock);
+	if (km->km_nlowmem == KMEM_LOWMEM_MAX) {
+		error = ENOSPC;
+	} else {
+		km->km_lowmem[km->km_nlowmem].lh_fn = fn;
+		km->km_lowmem[km->km_nlowmem].lh_arg = arg;
+		km->km_nlowmem++;
+	}
+	kp_mutex_unlock(&km->km_lowmem_lock);
+	if (error == ENOSPC)
+		kp_log("kmem_lowmem_register: all %d handler slots are taken",
+		    KMEM_LOWMEM_MAX);
+	return (error);
+}
+
+int
+kmem_lowmem_deregister(void (*fn)(void *arg, int flags), void *arg)
+{
+	int error = ENOENT;
+
+	kp_mutex_lock(&km->km_lowmem_lock);
+	for (unsigned i = 0; i < km->km_nlowmem; i++) {
+		if (km->km_lowmem[i].lh_fn == fn && km->km_lowmem[i].lh_arg == arg) {
+			memmove(&km->km_lowmem[i], &km->km_lowmem[i + 1],
+			    (km->km_nlowmem - i - 1) * sizeof(km->km_lowmem[0]));
+			km->km_nlowmem--;
+			error = 0;
+			break;
+		}
+	}
+	kp_mutex_unlock(&km->km_lowmem_lock);
+	return (error);
+}
+
+/*
+ * Runs the handlers, at most one thread at a time: a thread that finds them
+ * running waits for that run to end instead of starting another.
+ */
+static void
+kmem_lowmem_run(int flags)
+{
+	void (*fns[KMEM_LOWMEM_MAX])(void *, int);
+	void *args[KMEM_LOWMEM_MAX];
+	unsigned n;
+
+	if (kmem_in_lowmem)
+		return; /* a handler's own shortage */
+	if (!kp_mutex_trylock(&km->km_lowmem_run)) {
+		kp_mutex_lock(&km->km_lowmem_run); /* wait for the other run */
+		kp_mutex_unlock(&km->km_lowmem_run);
+		return;
+	}
+	kp_mutex_lock(&km->km_lowmem_lock);
+	n = km->km_nlowmem;
+	for (unsigned i = 0; i < n; i++) {
+		fns[i] = km->km_lowmem[i].lh_fn;
+		args[i] = km->km_lowmem[i].lh_arg;
+	}
+	kp_mutex_unlock(&km->km_lowmem_lock);
+	kmem_in_lowmem = true;
+	for (unsigned i = 0; i < n; i++)
+		fns[i](args[i], flags);
+	kmem_in_lowmem = false;
+	atomic_fetch_add(&km->km_lowmem_runs, 1);
+	kp_mutex_unlock(&km->km_lowmem_run);
+}
+
+/* ---- allocation ------------------------------------------------------------ */
+
+static void
+kmem_check_flags(const char *what, size_t size, int flags)
+{
+	int w = flags & (M_NOWAIT | M_WAITOK);
+
+	if (KP_UNLIKELY(w != M_NOWAIT && w != M_WAITOK))
+		kp_fatal("%s(%zu): flags 0x%x must contain exactly one of M_NOWAIT "
+		    "and M_WAITOK", what, size, (unsigned)flags);
+}
+
+/* One line on who holds region r, for the "waiting" message. */
+static void
+kmem_owners_line(const struct kmem_region *r, char *buf, size_t len)
+{
+	char s[32];
+	size_t off = 0;
+
+	if (r != &km->km_map) {
+		kmem_fmt_size(s, sizeof(s), atomic_load(&r->kr_inuse));
+		snprintf(buf, len, "submap allocations %s", s);
+		return;
+	}
+	/* Classes, largest first. */
+	bool done[KMC_NCLASSES] = {false};
+	buf[0] = '\0';
+	for (int k = 0; k < 3; k++) {
+		int best = -1;
+		size_t bb = 0;
+		for (int c = 1; c < KMC_NCLASSES; c++) {
+			size_t v = atomic_load(&km->km_class_bytes[c]);
+			if (!done[c] && v > bb) {
+				bb = v;
+				best = c;
+			}
+		}
+		if (best < 0)
+			break;
+		done[best] = true;
+		kmem_fmt_size(s, sizeof(s), bb);
+		int w = snprintf(buf + off, len - off, "%s%s %s", k ? ", " : "",
+		    kmem_class_names[best], s);
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void
+kmem_wait_warn(const struct kmem_region *r, const char *what, size_t size,
+    uint64_t waited_ns)
+{
+	uint64_t interval = kopt.wait_warn_ms * 1000000u;
+	uint64_t now = kp_clock_ns(), last;
+	char owners[200], used[32], total[32], maxfree[32];
+
+	if (interval == 0 || waited_ns < interval)
+		return;
+	last = atomic_load(&km->km_last_warn_ns);
+	if (last != 0 && now - last < interval)
+		return;
+	if (!atomic_compare_exchange_strong(&km->km_last_warn_ns, &last, now))
+		return;
+	kmem_owners_line(r, owners, sizeof(owners));
+	kmem_fmt_size(used, sizeof(used), vmem_size(r->kr_arena, VMEM_ALLOC));
+	kmem_fmt_size(total, sizeof(total), r->kr_size);
+	kmem_fmt_size(maxfree, sizeof(maxfree), vmem_size(r->kr_arena, VMEM_MAXFREE));
+	kp_log("%s(%zu): waiting %.1f s for memory in %s (%s of %s in use, "
+	    "largest free extent %s); largest owners: %s", what, size,
+	    (double)waited_ns / 1e9, r->kr_name, used, total, maxfree, owners);
+}
+
+/*
+ * Waits until a free bumps the generation past `seen` or a slice passes.
+ * Returns at once if it moved already.
+ */
+static void
+kmem_wait_for_free(uint64_t seen)
+{
+	kp_mutex_lock(&km->km_wait_lock);
+	atomic_fetch_add(&km->km_waiters, 1);
+	if (atomic_load(&km->km_free_gen) == seen)
+		(void)kp_cond_timedwait(&km->km_wait_cv, &km->km_wait_lock,
+		    KMEM_WAIT_SLICE_NS);
+	atomic_fetch_sub(&km->km_waiters, 1);
+	kp_mutex_unlock(&km->km_wait_lock);
+}
+
+static void
+kmem_wake_waiters(void)
+{
+	atomic_fetch_add(&km->km_free_gen, 1);
+	if (atomic_load(&km->km_waiters) != 0) {
+		kp_mutex_lock(&km->km_wait_lock);
+		kp_cond_broadcast(&km->km_wait_cv);
+		kp_mutex_unlock(&km->km_wait_lock);
+	}
+}
+
+/* Takes and commits npages; false when the region or the system is short. */
+static bool
+kmem_try_take(struct kmem_region *r, size_t bytes, void **addrp)
+{
+	vmem_addr_t a;
+	int error;
+
+	if (vmem_xalloc(r->kr_arena, bytes, 0, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
+	    M_NOWAIT | M_BESTFIT, &a) != 0)
+		return (false);
+	error = kp_commit((void *)a, bytes);
+	if (error != 0) {
+		atomic_fetch_add(&r->kr_ncommitfail, 1);
+		vmem_xfree(r->kr_arena, a, bytes);
+		return (false);
+	}
+	*addrp = (void *)a;
+	return (true);
+}
+
+static void *
+kmem_region_alloc_r(struct kmem_region *r, size_t size, int flags,
+    enum kmem_class cls, const char *what)
+{
+	size_t ps = km->km_pagesize;
+	size_t bytes, pinned;
+	uint64_t start = 0, last_lowmem = 0, seen;
+	bool ran_lowmem = false;
+	void *addr;
+
+	kmem_check_flags(what, size, flags);
+	if (size == 0)
+		kp_fatal("%s(0): size 0 in %s", what, r->kr_name);
+	bytes = (size + ps - 1) & ~(ps - 1);
+	pinned = kmem_region_pinned(r);
+	if (bytes < size || bytes > r->kr_size - pinned) {
+		atomic_fetch_add(&r->kr_nneverfit, 1);
+		kp_log("%s(%zu): request can never fit in %s (%zu bytes, %zu of them "
+		    "held for metadata and submaps); failing", what, size,
+		    r->kr_name, r->kr_size, pinned);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	for (;;) {
+		seen = atomic_load(&km->km_free_gen);
+		if (kmem_try_take(r, bytes, &addr))
+			break;
+		if (!ran_lowmem) {
+			ran_lowmem = true;
+			kmem_lowmem_run(flags);
+			continue;
+		}
+		if (flags & M_NOWAIT) {
+			atomic_fetch_add(&r->kr_nfailures, 1);
+			errno = ENOMEM;
+			return (NULL);
+		}
+		uint64_t now = kp_clock_ns();
+		if (start == 0)
+			start = last_lowmem = now;
+		atomic_fetch_add(&r->kr_nwaits, 1);
+		kmem_wait_for_free(seen);
+		now = kp_clock_ns();
+		kmem_wait_warn(r, what, size, now - start);
+		/* Give the handlers another go once a second while waiting. */
+		if (now - last_lowmem >= KMEM_LOWMEM_RETRY_NS) {
+			ran_lowmem = false;
+			last_lowmem = now;
+		}
+	}
+	if (cls != KMC_SLAB)
+		kmem_pt_set_run(addr, bytes / ps, cls);
+	kmem_account(r, cls, bytes, true);
+	atomic_fetch_add(&r->kr_nallocs, 1);
+	return (addr);
+}
+
+void *
+kmem_region_alloc(vmem_t *arena, size_t size, int flags, enum kmem_class cls,
+    const char *what)
+{
+	struct kmem_region *r;
+
+	if (!kmem_ready()) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	r = kmem_region_of_arena(arena);
+	if (r == NULL)
+		kp_fatal("%s(%zu): arena %p is neither the map nor a submap", what,
+		    size, (void *)arena);
+	return (kmem_region_alloc_r(r, size, flags, cls, what));
+}
+
+static void
+kmem_region_free_r(struct kmem_region *r, void *addr, size_t bytes,
+    enum kmem_class cls)
+{
+	int error;
+
+	kmem_pt_clear(addr, bytes >> km->km_pageshift);
+	error = kp_decommit(addr, bytes);
+	if (error != 0)
+		kp_fatal("cannot give back %zu bytes at %p to the system: %s", bytes,
+		    addr, strerror(error));
+	vmem_xfree(r->kr_arena, (vmem_addr_t)addr, bytes);
+	kmem_account(r, cls, bytes, false);
+	atomic_fetch_add(&r->kr_nfrees, 1);
+	kmem_wake_waiters();
+}
+
+void
+kmem_region_free(vmem_t *arena, void *addr, size_t size, enum kmem_class cls)
+{
+	size_t ps = km->km_pagesize;
+	struct kmem_region *r = kmem_region_of_arena(arena);
+
+	if (r == NULL)
+		kp_fatal("kmem_region_free: arena %p is neither the map nor a submap",
+		    (void *)arena);
+	kmem_region_free_r(r, addr, (size + ps - 1) & ~(ps - 1), cls);
+}
+
+/* ---- metadata for vmem --------------------------------------------------- */
+
+static void *
+kmem_meta_alloc(size_t size, int flags)
+{
+	return (kmem_region_alloc_r(&km->km_map, size, flags, KMC_META,
+	    "kmem metadata"));
+}
+
+static void
+kmem_meta_free(void *addr, size_t size)
+{
+	size_t ps = km->km_pagesize;
+
+	kmem_region_free_r(&km->km_map, addr, (size + ps - 1) & ~(ps - 1),
+	    KMC_META);
+}
+
+static const struct vmem_meta_ops kmem_meta_ops = {
+	.vmo_alloc = kmem_meta_alloc,
+	.vmo_free = kmem_meta_free,
+};
+
+/* ---- set-up ----------------------------------------------------------------- */
+
+static int
+kmem_setup(void)
+{
+	struct kmem_tune t;
+	size_t ps;
+	void *base = NULL;
+	int error;
+
+	kp_init();
+	kopt_load_env();
+	ps = kp_page_size();
+	memset(&t, 0, sizeof(t));
+	t.kt_physmem = kp_figure(KP_FIG_PHYSMEM);
+	t.kt_cgroup = kp_figure(KP_FIG_CGROUP);
+	t.kt_as_free = kp_figure(KP_FIG_AS_FREE);
+	t.kt_explicit = kopt.kmem_size;
+	t.kt_scale = kopt.kmem_size_scale;
+	t.kt_min = kopt.kmem_size_min;
+	t.kt_max = kopt.kmem_size_max;
+	t.kt_pagesize = ps;
+	kmem_tune_size(&t);
+	snprintf(km->km_tune_why, sizeof(km->km_tune_why), "%s", t.kt_why);
+
+	/* Reserve; on failure halve until it fits or is too small. */
+	size_t size = (size_t)t.kt_size;
+	size_t align = (size_t)1 << 21;
+	for (;;) {
+		error = kp_reserve(size, size >= align ? align : 0, &base);
+		if (error == 0)
+			break;
+		size_t next = (size / 2) & ~(ps - 1);
+		size_t least = t.kt_min > KMEM_SIZE_FLOOR ? (size_t)t.kt_min :
+							    KMEM_SIZE_FLOOR;
+		/* An explicit kmem_size is what was asked for, or nothing. */
+		if (t.kt_explicit != 0 || next < least) {
+			kp_log("cannot reserve %zu bytes of address space for the map: "
+			    "%s", size, strerror(error));
+			return (error);
+		}
+		kp_log("cannot reserve %zu bytes of address space for the map "
+		    "(%s); trying %zu", size, strerror(error), next);
+		size = next;
+	}
+	if (size != t.kt_size) {
+		size_t n = strlen(km->km_tune_why);
+		snprintf(km->km_tune_why + n, sizeof(km->km_tune_why) - n,
+		    "; only %zu bytes could be reserved", size);
+	}
+	if (kopt.kmem_size == 0)
+		kopt_set_auto("kmem_size", size);
+
+	km->km_base = (uintptr_t)base;
+	km->km_size = size;
+	km->km_pagesize = ps;
+	km->km_pageshift = (unsigned)__builtin_ctzl(ps);
+	kp_cond_init(&km->km_wait_cv);
+
+	vmem_t *vm = vmem_init(&kmem_arena_storage, "kmem_map",
+	    (vmem_addr_t)base, size, ps, 0, M_NOWAIT);
+	if (vm == NULL) {
+		kp_release(base, size);
+		kp_log("cannot set up the map arena");
+		return (ENOMEM);
+	}
+	struct kmem_region *r = &km->km_map;
+	r->kr_arena = vm;
+	snprintf(r->kr_name, sizeof(r->kr_name), "kmem_map");
+	r->kr_base = (uintptr_t)base;
+	r->kr_size = size;
+
+	/* The page table: the first allocation, mapping itself too. */
+	size_t npages = size >> km->km_pageshift;
+	size_t ptbytes = (npages * sizeof(uintptr_t) + ps - 1) & ~(ps - 1);
+	vmem_addr_t pta;
+	if (vmem_xalloc(vm, ptbytes, 0, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
+	    M_NOWAIT | M_FIRSTFIT, &pta) != 0 ||
+	    kp_commit((void *)pta, ptbytes) != 0) {
+		kp_release(base, size);
+		kp_log("cannot set up the page table of the map");
+		return (ENOMEM);
+	}
+	km->km_pt = (_Atomic(uintptr_t) *)pta;
+	km->km_ptbytes = ptbytes;
+	kmem_pt_set_run((void *)pta, ptbytes / ps, KMC_META);
+	atomic_fetch_add(&km->km_class_bytes[KMC_META], ptbytes);
+
+	vmem_set_meta_ops(&kmem_meta_ops);
+	if (kopt.verbose)
+		kp_log("%s", km->km_tune_why);
+	return (0);
+}
+
+int
+kmem_init_slow(void)
+{
+	int error;
+
+	kp_mutex_lock(&kmem_init_lock);
+	if (atomic_load(&km->km_ready)) {
+		kp_mutex_unlock(&kmem_init_lock);
+		return (0);
+	}
+	error = kmem_setup();
+	km->km_init_error = error;
+	if (error == 0)
+		atomic_store_explicit(&km->km_ready, true, memory_order_release);
+	kp_mutex_unlock(&kmem_init_lock);
+	return (error);
+}
+
+int
+kmem_init(void)
+{
+	return (kmem_ready() ? 0 : km->km_init_error);
+}
+
+int
+kmem_setopt(const char *name, const char *value)
+{
+	return (kopt_set(name, value, KOPT_SRC_SETOPT, "kmem_setopt"));
+}
+
+/* ---- the public map interface ----------------------------------------------- */
+
+size_t
+kmem_size(void)
+{
+	return (kmem_ready() ? km->km_size : 0);
+}
+
+size_t
+kmem_map_size(void)
+{
+	return (kmem_ready() ? vmem_size(km->km_map.kr_arena, VMEM_ALLOC) : 0);
+}
+
+size_t
+kmem_map_free(void)
+{
+	return (kmem_ready() ? vmem_size(km->km_map.kr_arena, VMEM_FREE) : 0);
+}
+
+size_t
+kmem_page_size(void)
+{
+	return (kp_page_size());
+}
+
+vmem_t *
+kmem_map_arena(void)
+{
+	return (kmem_ready() ? km->km_map.kr_arena : NULL);
+}
+
+void *
+kmem_malloc(size_t size, int flags)
+{
+	if (!kmem_ready()) {
+		kmem_check_flags("kmem_malloc", size, flags);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (kmem_region_alloc_r(&km->km_map, size, flags, KMC_DIRECT,
+	    "kmem_malloc"));
+}
+
+void *
+kmem_arena_malloc(vmem_t *arena, size_t size, int flags)
+{
+	struct kmem_region *r;
+
+	if (!kmem_ready()) {
+		kmem_check_flags("kmem_arena_malloc", size, flags);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	r = kmem_region_of_arena(arena);
+	if (r == NULL)
+		kp_fatal("kmem_arena_malloc(%zu): arena %p (%s) is neither the map "
+		    "nor a submap", size, (void *)arena,
+		    arena != NULL ? vmem_name(arena) : "NULL");
+	return (kmem_region_alloc_r(r, size, flags, KMC_DIRECT,
+	    r == &km->km_map ? "kmem_malloc" : "kmem_arena_malloc"));
+}
+
+/* What a page table word says, for messages. */
+static const char *
+kmem_pt_describe(uintptr_t e)
+{
+	switch (KPT_CLASS(e)) {
+	case KMC_FREE:
+		return ("a free page (never allocated, or already freed)");
+	case KMC_META:
+		return ("kmem metadata");
+	case KMC_DIRECT:
+		return ((e & KPT_TAIL) ? "inside a kmem_malloc allocation" :
+					 "a kmem_malloc allocation");
+	case KMC_LARGE:
+		return ("a large kmalloc allocation");
+	case KMC_SLAB:
+		return ("a uma slab");
+	default:
+		return ("a page of unknown owner");
+	}
+}
+
+/*
+ * Checks that [addr, addr+size) is exactly one direct allocation from region
+ * r, else aborts naming both and the fault.  Returns the rounded size.
+ */
+static size_t
+kmem_validate_free(const char *what, struct kmem_region *r, void *addr,
+    size_t size)
+{
+	size_t ps = km->km_pagesize;
+	uintptr_t a = (uintptr_t)addr, e;
+	size_t bytes = (size + ps - 1) & ~(ps - 1);
+
+	if (!kmem_in_map(addr))
+		kp_fatal("%s: %p (size %zu): not an address of the map (%#" PRIxPTR
+		    "-%#" PRIxPTR ")", what, addr, size, km->km_base,
+		    km->km_base + km->km_size);
+	if ((a & (ps - 1)) != 0)
+		kp_fatal("%s: %p (size %zu): not page aligned; it is %s", what, addr,
+		    size, kmem_pt_describe(kmem_pt_get(addr)));
+	struct kmem_region *sm = kmem_submap_of_addr(a);
+	if (r == &km->km_map && sm != NULL)
+		kp_fatal("%s: %p (size %zu): belongs to submap %s; free it with "
+		    "kmem_arena_free", what, addr, size, sm->kr_name);
+	if (r != &km->km_map && sm != r)
+		kp_fatal("%s: %p (size %zu): not in submap %s", what, addr, size,
+		    r->kr_name);
+	e = kmem_pt_get(addr);
+	if (KPT_CLASS(e) != KMC_DIRECT || (e & KPT_TAIL) != 0)
+		kp_fatal("%s: %p (size %zu): not the start of a kmem_malloc "
+		    "allocation; it is %s", what, addr, size, kmem_pt_describe(e));
+	if (size == 0 || bytes / ps != KPT_PAYLOAD(e))
+		kp_fatal("%s: %p (size %zu): the allocation there is %zu bytes",
+		    what, addr, size, (size_t)KPT_PAYLOAD(e) * ps);
+	return (bytes);
+}
+
+void
+kmem_free(void *addr, size_t size)
+{
+	size_t bytes;
+
+	if (addr == NULL)
+		return;
+	if (!atomic_load(&km->km_ready))
+		kp_fatal("kmem_free: %p (size %zu): kmem has not allocated anything",
+		    addr, size);
+	bytes = kmem_validate_free("kmem_free", &km->km_map, addr, size);
+	kmem_region_free_r(&km->km_map, addr, bytes, KMC_DIRECT);
+}
+
+void
+kmem_arena_free(vmem_t *arena, void *addr, size_t size)
+{
+	struct kmem_region *r;
+	size_t bytes;
+
+	if (addr == NULL)
+		return;
+	if (!atomic_load(&km->km_ready))
+		kp_fatal("kmem_arena_free: %p (size %zu): kmem has not allocated "
+		    "anything", addr, size);
+	r = kmem_region_of_arena(arena);
+	if (r == NULL)
+		kp_fatal("kmem_arena_free: %p (size %zu): arena %p is neither the "
+		    "map nor a submap", addr, size, (void *)arena);
+	bytes = kmem_validate_free("kmem_arena_free", r, addr, size);
+	kmem_region_free_r(r, addr, bytes, KMC_DIRECT);
+}
+
+vmem_t *
+kmem_submap_create(const char *name, size_t size)
+{
+	size_t ps;
+	vmem_addr_t base;
+	vmem_t *vm;
+	struct kmem_region *r;
+	unsigned n;
+
+	if (name == NULL || name[0] == '\0' || strlen(name) >= KMEM_NAME_MAX) {
+		kp_log("kmem_submap_create: name must be 1 to %d characters",
+		    KMEM_NAME_MAX - 1);
+		errno = EINVAL;
+		return (NULL);
+	}
+	if (!kmem_ready()) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	ps = km->km_pagesize;
+	if (size == 0 || size > km->km_size) {
+		kp_log("kmem_submap_create(%s, %zu): size must be between one page "
+		    "and the map's %zu bytes", name, size, km->km_size);
+		errno = EINVAL;
+		return (NULL);
+	}
+	size = (size + ps - 1) & ~(ps - 1);
+	kp_mutex_lock(&km->km_region_lock);
+	n = atomic_load(&km->km_nsubmaps);
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(km->km_submaps[i].kr_name, name) == 0) {
+			kp_mutex_unlock(&km->km_region_lock);
+			kp_log("kmem_submap_create(%s): a submap of that name exists",
+			    name);
+			errno = EEXIST;
+			return (NULL);
+		}
+	}
+	if (n == KMEM_SUBMAP_MAX) {
+		kp_mutex_unlock(&km->km_region_lock);
+		kp_log("kmem_submap_create(%s): all %d submap slots are taken", name,
+		    KMEM_SUBMAP_MAX);
+		errno = ENOSPC;
+		return (NULL);
+	}
+	if (vmem_xalloc(km->km_map.kr_arena, size, 0, 0, 0, VMEM_ADDR_MIN,
+	    VMEM_ADDR_MAX, M_NOWAIT | M_BESTFIT, &base) != 0) {
+		kp_mutex_unlock(&km->km_region_lock);
+		kp_log("kmem_submap_create(%s, %zu): no room left in the map", name,
+		    size);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	vm = vmem_create(name, base, size, ps, 0, M_NOWAIT);
+	if (vm == NULL) {
+		vmem_xfree(km->km_map.kr_arena, base, size);
+		kp_mutex_unlock(&km->km_region_lock);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	r = &km->km_submaps[n];
+	memset(r, 0, sizeof(*r));
+	r->kr_arena = vm;
+	snprintf(r->kr_name, sizeof(r->kr_name), "%s", name);
+	r->kr_base = base;
+	r->kr_size = size;
+	atomic_fetch_add(&km->km_class_bytes[KMC_SUBMAP], size);
+	atomic_store_explicit(&km->km_nsubmaps, n + 1, memory_order_release);
+	kp_mutex_unlock(&km->km_region_lock);
+	return (vm);
+}

@@ -1,0 +1,807 @@
+/*
+ * prim_linux.c -- the platform contract (prim.h) on Linux.
+ *
+ * This is the only file of kmem that makes system calls.  Reservations are
+ * anonymous private mappings with PROT_NONE and MAP_NORESERVE, so they cost
+ * address space but neither memory nor commit charge; committing is an
+ * mprotect() to read-write (the kernel merges neighbouring ranges of the
+ * same protection into one mapping); decommitting maps fresh PROT_NONE pages
+ * over the range with MAP_FIXED, which frees the memory and protects the
+ * range in one call, so a stray access to a freed page faults.
+ *
+ * The figures the map sizes itself from are read from sysconf(3), the cgroup
+ * files and /proc/self/statm with read(2) into stack buffers: this file
+ * never allocates.
+ */
+#define _GNU_SOURCE
+#include "prim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static size_t kp_pagesize;
+
+void
+kp_init(void)
+{
+	if (__atomic_load_n(&kp_pagesize, __ATOMIC_ACQUIRE) != 0)
+		return;
+	long ps = sysconf(_SC_PAGESIZE);
+	if (ps <= 0 || (ps & (ps - 1)) != 0)
+		ps = 4096;
+	__atomic_store_n(&kp_pagesize, (size_t)ps, __ATOMIC_RELEASE);
+}
+
+size_t
+kp_page_size(void)
+{
+	if (KP_UNLIKELY(kp_pagesize == 0))
+		kp_init();
+	return (kp_pagesize);
+}
+
+static bool
+kp_page_aligned(const void *addr, size_t size)
+{
+	size_t mask = kp_page_size() - 1;
+
+	return (size != 0 && ((uintptr_t)addr & mask) == 0 && (size & mask) == 0);
+}
+
+/* ---- failure injection ------------------------------------------------ */
+
+/*
+ * Armed rarely (tests), checked on every reserve and commit: the fast test is
+ * one relaxed load of ki_count; the bookkeeping is under kp_inj_lock.
+ */
+static struct kp_inj {
+	_Atomic unsigned ki_count; /* failures still to inject */
+	unsigned ki_skip;          /* calls still to let through first */
+	_Atomic uint64_t ki_done;  /* failures injected so far */
+} kp_inj[KP_OP_NOPS];
+static pthread_mutex_t kp_inj_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+kp_inject(enum kp_op op, unsigned skip, unsigned count)
+{
+	if ((unsigned)op >= KP_OP_NOPS)
+		return;
+	pthread_mutex_lock(&kp_inj_lock);
+	kp_inj[op].ki_skip = skip;
+	atomic_store(&kp_inj[op].ki_count, count);
+	pthread_mutex_unlock(&kp_inj_lock);
+}
+
+uint64_t
+kp_injected(enum kp_op op)
+{
+	if ((unsigned)op >= KP_OP_NOPS)
+		return (0);
+	return (atomic_load(&kp_inj[op].ki_done));
+}
+
+/* True when this call of op must fail. */
+static bool
+kp_inject_hit(enum kp_op op)
+{
+	struct kp_inj *ki = &kp_inj[op];
+	bool hit = false;
+
+	if (KP_LIKELY(atomic_load_explicit(&ki->ki_count,
+	    memory_order_relaxed) == 0))
+		return (false);
+	pthread_mutex_lock(&kp_inj_lock);
+	if (atomic_load(&ki->ki_count) != 0) {
+		if (ki->ki_skip > 0) {
+			ki->ki_skip--;
+		} else {
+			atomic_fetch_sub(&ki->ki_count, 1);
+			atomic_fetch_add(&ki->ki_done, 1);
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&kp_inj_lock);
+	return (hit);
+}
+
+/* ---- pages ------------------------------------------------------------ */
+
+int
+kp_reserve(size_t size, size_t align, void **addrp)
+{
+	size_t ps = kp_page_size();
+	void *p;
+
+	if (align == 0)
+		align = ps;
+	if (size == 0 || (size & (ps - 1)) != 0 || (align & (align - 1)) != 0 ||
+	    align < ps)
+		return (EINVAL);
+	if (kp_inject_hit(KP_OP_RESERVE))
+		return (ENOMEM);
+	if (align == ps) {
+		p = mmap(NULL, size, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return (errno == 0 ? ENOMEM : errno);
+		*addrp = p;
+		return (0);
+	}
+	/* Over-reserve, then trim both ends to the alignment. */
+	if (size + align < size)
+		return (ENOMEM);
+	p = mmap(NULL, size + align, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return (errno == 0 ? ENOMEM : errno);
+	uintptr_t start = (uintptr_t)p;
+	uintptr_t aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+	if (aligned > start)
+		munmap(p, aligned - start);
+	uintptr_t end = start + size + align;
+	if (end > aligned + size)
+		munmap((void *)(aligned + size), end - (aligned + size));
+	*addrp = (void *)aligned;
+	return (0);
+}
+
+int
+kp_release(void *addr, size_t size)
+{
+	if (!kp_page_aligned(addr, size))
+		return (EINVAL);
+	if (munmap(addr, size) != 0)
+		return (errno);
+	return (0);
+}
+
+int
+kp_commit(void *addr, size_t size)
+{
+	if (!kp_page_aligned(addr, size))
+		return (EINVAL);
+	if (kp_inject_hit(KP_OP_COMMIT))
+		return (ENOMEM);
+	if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0)
+		return (errno);
+	return (0);
+}
+
+int
+kp_decommit(void *addr, size_t size)
+{
+	void *p;
+
+	if (!kp_page_aligned(addr, size))
+		return (EINVAL);
+	p = mmap(addr, size, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED) {
+		/* Out of mappings: at least give the memory back. */
+		int error = errno;
+		if (madvise(addr, size, MADV_DONTNEED) == 0 &&
+		    mprotect(addr, size, PROT_NONE) == 0)
+			return (0);
+		return (error);
+	}
+	return (0);
+}
+
+int
+kp_protect(void *addr, size_t size, int prot)
+{
+	int p = 0;
+
+	if (!kp_page_aligned(addr, size) || (prot & ~KP_PROT_RW) != 0)
+		return (EINVAL);
+	if (prot & KP_PROT_READ)
+		p |= PROT_READ;
+	if (prot & KP_PROT_WRITE)
+		p |= PROT_WRITE;
+	if (mprotect(addr, size, p) != 0)
+		return (errno);
+	return (0);
+}
+
+/* ---- what exists -------------------------------------------------------- */
+
+#define KP_SRCMAX 200
+static pthread_mutex_t kp_fig_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	bool kf_overridden;       /* substituted by a test */
+	uint64_t kf_override;     /* the substitute */
+	char kf_src[KP_SRCMAX];   /* where the last reading came from */
+} kp_figs[KP_FIG_NFIGS];
+
+/* Limits at or above this are "no limit" (cgroup v1 writes 2^63 - 4096). */
+#define KP_LIMIT_HUGE (UINT64_C(1) << 60)
+
+/* Reads a whole small file into buf (NUL-terminated); length or -1. */
+static ssize_t
+kp_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return (-1);
+	while (got < len - 1) {
+		ssize_t n = read(fd, buf + got, len - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return ((ssize_t)got);
+}
+
+/* Parses a decimal number at s; false if there is none. */
+static bool
+kp_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return (false);
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return (false);
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return (true);
+}
+
+/*
+ * Line-by-line reader over a file with a fixed buffer; lines longer than the
+ * buffer are skipped whole.
+ */
+struct kp_lines {
+	int kl_fd;
+	char kl_buf[4096];
+	size_t kl_len, kl_pos;
+	bool kl_eof;
+};
+
+static bool
+kp_lines_open(struct kp_lines *l, const char *path)
+{
+	l->kl_fd = open(path, O_RDONLY | O_CLOEXEC);
+	l->kl_len = l->kl_pos = 0;
+	l->kl_eof = false;
+	return (l->kl_fd >= 0);
+}
+
+static char *
+kp_lines_next(struct kp_lines *l)
+{
+	bool skipping = false;
+
+	for (;;) {
+		char *nl = memchr(l->kl_buf + l->kl_pos, '\n', l->kl_len - l->kl_pos);
+		if (nl != NULL) {
+			char *line = l->kl_buf + l->kl_pos;
+			*nl = '\0';
+			l->kl_pos = (size_t)(nl - l->kl_buf) + 1;
+			if (skipping) {
+				skipping = false;
+				continue;
+			}
+			return (line);
+		}
+		if (l->kl_eof) {
+			if (l->kl_pos < l->kl_len && !skipping) {
+				char *line = l->kl_buf + l->kl_pos;
+				l->kl_buf[l->kl_len] = '\0';
+				l->kl_pos = l->kl_len;
+				return (line);
+			}
+			return (NULL);
+		}
+		/* Move the partial line to the front and read more. */
+		if (l->kl_pos == 0 && l->kl_len == sizeof(l->kl_buf) - 1) {
+			skipping = true; /* a line longer than the buffer */
+			l->kl_len = 0;
+		} else {
+			memmove(l->kl_buf, l->kl_buf + l->kl_pos, l->kl_len - l->kl_pos);
+			l->kl_len -= l->kl_pos;
+		}
+		l->kl_pos = 0;
+		ssize_t n = read(l->kl_fd, l->kl_buf + l->kl_len,
+		    sizeof(l->kl_buf) - 1 - l->kl_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			l->kl_eof = true;
+		else
+			l->kl_len += (size_t)n;
+	}
+}
+
+static void
+kp_lines_close(struct kp_lines *l)
+{
+	if (l->kl_fd >= 0)
+		close(l->kl_fd);
+	l->kl_fd = -1;
+}
+
+/* Field i (0-based, space separated) of line, cut in place; NULL if none. */
+static char *
+kp_field(char *line, int i, char **rest)
+{
+	char *s = line;
+
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		if (*s == '\0')
+			return (NULL);
+		char *e = s;
+		while (*e != ' ' && *e != '\0')
+			e++;
+		if (i == 0) {
+			if (*e != '\0') {
+				*e = '\0';
+				e++;
+			}
+			if (rest != NULL)
+				*rest = e;
+			return (s);
+		}
+		i--;
+		s = e;
+	}
+}
+
+/*
+ * Finds the mount point of the cgroup hierarchy: v2 (`cgroup2`) or the v1
+ * hierarchy whose super options name the memory controller.
+ */
+static bool
+kp_cgroup_mount(bool v2, char *mnt, size_t len)
+{
+	struct kp_lines l;
+	char *line;
+	bool found = false;
+
+	if (!kp_lines_open(&l, "/proc/self/mountinfo"))
+		return (false);
+	while (!found && (line = kp_lines_next(&l)) != NULL) {
+		/* id parent major:minor root mountpoint opts [tags] - fstype src superopts */
+		char *sep = strstr(line, " - ");
+		if (sep == NULL)
+			continue;
+		*sep = '\0';
+		char *tail = sep + 3, *rest;
+		char *fstype = kp_field(tail, 0, &rest);
+		if (fstype == NULL)
+			continue;
+		if (v2 ? strcmp(fstype, "cgroup2") != 0 : strcmp(fstype, "cgroup") != 0)
+			continue;
+		if (!v2) {
+			char *superopts = kp_field(rest, 1, NULL);
+			if (superopts == NULL)
+				continue;
+			bool mem = false;
+			for (char *o = superopts; o != NULL;) {
+				char *c = strchr(o, ',');
+				size_t n = c != NULL ? (size_t)(c - o) : strlen(o);
+				if (n == 6 && memcmp(o, "memory", 6) == 0)
+					mem = true;
+				o = c != NULL ? c + 1 : NULL;
+			}
+			if (!mem)
+				continue;
+		}
+		char *mp = kp_field(line, 4, NULL);
+		if (mp != NULL && strlen(mp) < len) {
+			strcpy(mnt, mp);
+			found = true;
+		}
+	}
+	kp_lines_close(&l);
+	return (found);
+}
+
+/* The process' cgroup path in hierarchy v2 ("0::") or v1 memory. */
+static bool
+kp_cgroup_path(bool v2, char *path, size_t len)
+{
+	struct kp_lines l;
+	char *line;
+	bool found = false;
+
+	if (!kp_lines_open(&l, "/proc/self/cgroup"))
+		return (false);
+	while (!found && (line = kp_lines_next(&l)) != NULL) {
+		/* hierarchy-id:controllers:path */
+		char *c1 = strchr(line, ':');
+		if (c1 == NULL)
+			continue;
+		char *c2 = strchr(c1 + 1, ':');
+		if (c2 == NULL)
+			continue;
+		*c2 = '\0';
+		const char *ctl = c1 + 1;
+		bool match;
+		if (v2) {
+			match = (c1 - line == 1 && line[0] == '0' && *ctl == '\0');
+		} else {
+			match = false;
+			for (const char *o = ctl; o != NULL;) {
+				const char *c = strchr(o, ',');
+				size_t n = c != NULL ? (size_t)(c - o) : strlen(o);
+				if (n == 6 && memcmp(o, "memory", 6) == 0)
+					match = true;
+				o = c != NULL ? c + 1 : NULL;
+			}
+		}
+		if (match && strlen(c2 + 1) < len) {
+			strcpy(path, c2 + 1);
+			found = true;
+		}
+	}
+	kp_lines_close(&l);
+	return (found);
+}
+
+/*
+ * The smallest limit in `file` on the way from the process' cgroup up to the
+ * hierarchy's root.  In a cgroup namespace or a container the process' path
+ * may not exist under the mount; leading components are then dropped until
+ * it does.  Returns KP_UNLIMITED when no limit is set.
+ */
+static uint64_t
+kp_cgroup_limit(bool v2, char *src, size_t srclen)
+{
+	char mnt[1024], cg[1024], dir[2048], file[2200], buf[64];
+	const char *fname = v2 ? "memory.max" : "memory.limit_in_bytes";
+	uint64_t best = KP_UNLIMITED;
+	const char *rel;
+
+	if (!kp_cgroup_mount(v2, mnt, sizeof(mnt)) ||
+	    !kp_cgroup_path(v2, cg, sizeof(cg)))
+		return (KP_UNLIMITED);
+	rel = cg;
+	for (;;) {
+		snprintf(dir, sizeof(dir), "%s%s", mnt, strcmp(rel, "/") == 0 ? "" : rel);
+		if (access(dir, F_OK) == 0 || *rel == '\0')
+			break;
+		const char *next = strchr(rel + 1, '/');
+		rel = next != NULL ? next : "";
+	}
+	size_t mntlen = strlen(mnt);
+	for (;;) {
+		snprintf(file, sizeof(file), "%s/%s", dir, fname);
+		if (kp_read_file(file, buf, sizeof(buf)) > 0) {
+			uint64_t v;
+			if (kp_parse_u64(buf, &v) && v < KP_LIMIT_HUGE && v < best) {
+				best = v;
+				snprintf(src, srclen, "cgroup %s %.*s", v2 ? "v2" : "v1",
+				    (int)(srclen > 12 ? srclen - 12 : 0), file);
+			}
+		}
+		if (strlen(dir) <= mntlen)
+			break;
+		char *slash = strrchr(dir, '/');
+		if (slash == NULL || (size_t)(slash - dir) < mntlen)
+			break;
+		*slash = '\0';
+	}
+	return (best);
+}
+
+static uint64_t
+kp_read_figure(enum kp_figure fig, char *src, size_t srclen)
+{
+	switch (fig) {
+	case KP_FIG_PHYSMEM: {
+		long pages = sysconf(_SC_PHYS_PAGES);
+		snprintf(src, srclen, "sysconf(_SC_PHYS_PAGES)");
+		if (pages <= 0)
+			return (KP_UNLIMITED);
+		return ((uint64_t)pages * kp_page_size());
+	}
+	case KP_FIG_CGROUP: {
+		uint64_t v2, v1;
+		char s2[KP_SRCMAX] = "", s1[KP_SRCMAX] = "";
+		v2 = kp_cgroup_limit(true, s2, sizeof(s2));
+		v1 = kp_cgroup_limit(false, s1, sizeof(s1));
+		if (v2 == KP_UNLIMITED && v1 == KP_UNLIMITED) {
+			snprintf(src, srclen, "no cgroup memory limit");
+			return (KP_UNLIMITED);
+		}
+		snprintf(src, srclen, "%s", v2 <= v1 ? s2 : s1);
+		return (v2 <= v1 ? v2 : v1);
+	}
+	case KP_FIG_AS_FREE: {
+		struct rlimit rl;
+		char buf[128];
+		uint64_t mapped = 0;
+		if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+			snprintf(src, srclen, "RLIMIT_AS unlimited");
+			return (KP_UNLIMITED);
+		}
+		if (kp_read_file("/proc/self/statm", buf, sizeof(buf)) > 0) {
+			uint64_t pages;
+			if (kp_parse_u64(buf, &pages))
+				mapped = pages * kp_page_size();
+		}
+		snprintf(src, srclen, "RLIMIT_AS %llu less %llu mapped",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)mapped);
+		return ((uint64_t)rl.rlim_cur > mapped ? (uint64_t)rl.rlim_cur - mapped : 0);
+	}
+	default:
+		snprintf(src, srclen, "unknown figure");
+		return (KP_UNLIMITED);
+	}
+}
+
+uint64_t
+kp_figure(enum kp_figure fig)
+{
+	uint64_t v;
+
+	if ((unsigned)fig >= KP_FIG_NFIGS)
+		return (KP_UNLIMITED);
+	pthread_mutex_lock(&kp_fig_lock);
+	if (kp_figs[fig].kf_overridden) {
+		v = kp_figs[fig].kf_override;
+		snprintf(kp_figs[fig].kf_src, KP_SRCMAX, "substituted");
+	} else {
+		v = kp_read_figure(fig, kp_figs[fig].kf_src, KP_SRCMAX);
+	}
+	pthread_mutex_unlock(&kp_fig_lock);
+	return (v);
+}
+
+const char *
+kp_figure_source(enum kp_figure fig)
+{
+	if ((unsigned)fig >= KP_FIG_NFIGS)
+		return ("unknown figure");
+	return (kp_figs[fig].kf_src[0] != '\0' ? kp_figs[fig].kf_src : "not read");
+}
+
+void
+kp_figure_override(enum kp_figure fig, uint64_t value)
+{
+	if ((unsigned)fig >= KP_FIG_NFIGS)
+		return;
+	pthread_mutex_lock(&kp_fig_lock);
+	kp_figs[fig].kf_overridden = true;
+	kp_figs[fig].kf_override = value;
+	pthread_mutex_unlock(&kp_fig_lock);
+}
+
+void
+kp_figure_reset(enum kp_figure fig)
+{
+	if ((unsigned)fig >= KP_FIG_NFIGS)
+		return;
+	pthread_mutex_lock(&kp_fig_lock);
+	kp_figs[fig].kf_overridden = false;
+	pthread_mutex_unlock(&kp_fig_lock);
+}
+
+/* ---- locks -------------------------------------------------------------- */
+
+static void
+kp_check(int error, const char *what)
+{
+	if (KP_UNLIKELY(error != 0))
+		kp_fatal("%s: %s", what, strerror(error));
+}
+
+void
+kp_mutex_init(kp_mutex_t *m)
+{
+	kp_check(pthread_mutex_init(&m->km_m, NULL), "pthread_mutex_init");
+}
+
+void
+kp_mutex_destroy(kp_mutex_t *m)
+{
+	pthread_mutex_destroy(&m->km_m);
+}
+
+void
+kp_mutex_lock(kp_mutex_t *m)
+{
+	kp_check(pthread_mutex_lock(&m->km_m), "pthread_mutex_lock");
+}
+
+bool
+kp_mutex_trylock(kp_mutex_t *m)
+{
+	return (pthread_mutex_trylock(&m->km_m) == 0);
+}
+
+void
+kp_mutex_unlock(kp_mutex_t *m)
+{
+	kp_check(pthread_mutex_unlock(&m->km_m), "pthread_mutex_unlock");
+}
+
+void
+kp_cond_init(kp_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	kp_check(pthread_cond_init(&c->kc_c, &a), "pthread_cond_init");
+	pthread_condattr_destroy(&a);
+}
+
+void
+kp_cond_destroy(kp_cond_t *c)
+{
+	pthread_cond_destroy(&c->kc_c);
+}
+
+void
+kp_cond_wait(kp_cond_t *c, kp_mutex_t *m)
+{
+	kp_check(pthread_cond_wait(&c->kc_c, &m->km_m), "pthread_cond_wait");
+}
+
+bool
+kp_cond_timedwait(kp_cond_t *c, kp_mutex_t *m, uint64_t timeout_ns)
+{
+	struct timespec ts;
+	uint64_t when = kp_clock_ns() + timeout_ns;
+	int error;
+
+	ts.tv_sec = (time_t)(when / 1000000000u);
+	ts.tv_nsec = (long)(when % 1000000000u);
+	error = pthread_cond_timedwait(&c->kc_c, &m->km_m, &ts);
+	if (error == ETIMEDOUT)
+		return (false);
+	kp_check(error, "pthread_cond_timedwait");
+	return (true);
+}
+
+void
+kp_cond_signal(kp_cond_t *c)
+{
+	pthread_cond_signal(&c->kc_c);
+}
+
+void
+kp_cond_broadcast(kp_cond_t *c)
+{
+	pthread_cond_broadcast(&c->kc_c);
+}
+
+/* ---- threads and time --------------------------------------------------- */
+
+static __thread uint32_t kp_tid __attribute__((tls_model("initial-exec")));
+
+uint32_t
+kp_thread_id(void)
+{
+	uint32_t tid = kp_tid;
+
+	if (KP_UNLIKELY(tid == 0)) {
+		tid = (uint32_t)syscall(SYS_gettid);
+		kp_tid = tid;
+	}
+	/* After fork() the child's first thread has a new id. */
+	return (tid);
+}
+
+uint32_t
+kp_process_id(void)
+{
+	return ((uint32_t)getpid());
+}
+
+uint64_t
+kp_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+void
+kp_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void
+kp_atfork_child(void)
+{
+	kp_tid = 0;
+}
+
+static void __attribute__((constructor))
+kp_ctor(void)
+{
+	kp_init();
+	pthread_atfork(NULL, NULL, kp_atfork_child);
+}
+
+/* ---- output and the environment ----------------------------------------- */
+
+int
+kp_write(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return (errno);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+void
+kp_vlog(const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int saved = errno;
+	size_t n = 6;
+	int k;
+
+	memcpy(buf, "kmem: ", 6);
+	k = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	if (k > 0)
+		n += (size_t)k < sizeof(buf) - n - 1 ? (size_t)k : sizeof(buf) - n - 2;
+	buf[n++] = '\n';
+	(void)kp_write(2, buf, n);
+	errno = saved;
+}
+
+void
+kp_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kp_vlog(fmt, ap);
+	va_end(ap);
+}
+
+void
+kp_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kp_vlog(fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+const char *
+kp_getenv(const char *name)
+{
+	return (secure_getenv(name));
+}
