@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +38,7 @@ struct worker {
 	int hold;        /* allocations held at once */
 	vmem_t *arena;   /* NULL: the map */
 	atomic_ulong allocs, nulls;
+	atomic_ulong since; /* ms when the current request started, or 0 */
 	pthread_t thread;
 };
 
@@ -47,24 +49,41 @@ nap(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static unsigned long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000 + 1);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	void **ring = calloc((size_t)w->hold, sizeof(void *));
+	size_t *sizes = calloc((size_t)w->hold, sizeof(size_t));
+	uint64_t seed = (uintptr_t)w;
 	unsigned i = 0;
 
 	while (!atomic_load(&stop)) {
 		unsigned k = i++ % (unsigned)w->hold;
 		if (ring[k] != NULL) {
 			if (w->arena != NULL)
-				kmem_arena_free(w->arena, ring[k], w->size);
+				kmem_arena_free(w->arena, ring[k], sizes[k]);
 			else
-				kmem_free(ring[k], w->size);
+				kmem_free(ring[k], sizes[k]);
 		}
+		/* Sizes vary from size/2 to 2*size, in pages. */
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		sizes[k] = (w->size / 2 + (size_t)(seed >> 33) % (w->size * 3 / 2)) &
+		    ~(kmem_page_size() - 1);
+		atomic_store(&w->since, now_ms());
 		ring[k] = w->arena != NULL ?
-		    kmem_arena_malloc(w->arena, w->size, w->flags) :
-		    kmem_malloc(w->size, w->flags);
+		    kmem_arena_malloc(w->arena, sizes[k], w->flags) :
+		    kmem_malloc(sizes[k], w->flags);
+		atomic_store(&w->since, 0);
 		if (ring[k] == NULL)
 			atomic_fetch_add(&w->nulls, 1); /* M_NOWAIT copes */
 		else
@@ -75,11 +94,12 @@ worker_main(void *arg)
 		if (ring[k] == NULL)
 			continue;
 		if (w->arena != NULL)
-			kmem_arena_free(w->arena, ring[k], w->size);
+			kmem_arena_free(w->arena, ring[k], sizes[k]);
 		else
-			kmem_free(ring[k], w->size);
+			kmem_free(ring[k], sizes[k]);
 	}
 	free(ring);
+	free(sizes);
 	return (NULL);
 }
 
@@ -100,7 +120,7 @@ cache_lowmem(void *arg, int flags)
 	atomic_fetch_add(&cache_released, give);
 }
 
-/* The leak: 512 KiB every 20 ms until plugged. */
+/* The leak: 128 KiB every 10 ms until plugged. */
 static void *
 leak_main(void *arg)
 {
@@ -108,27 +128,34 @@ leak_main(void *arg)
 	int n = 0;
 
 	while (!atomic_load(&plug_leak) && n < 4096) {
-		void *p = kmem_malloc(512 * KB, M_NOWAIT);
+		void *p = kmem_malloc(128 * KB, M_NOWAIT);
 		if (p != NULL)
 			leaked[n++] = p;
-		nap(20);
+		nap(10);
 	}
 	while (!atomic_load(&plug_leak))
 		nap(10);
 	while (n > 0)
-		kmem_free(leaked[--n], 512 * KB);
+		kmem_free(leaked[--n], 128 * KB);
 	return (NULL);
 }
 
 static void
 status(const char *phase, struct worker *ws, int nw)
 {
-	printf("%-10s map %5.1f/%5.1f MiB used  free %5.1f MiB", phase,
-	    (double)kmem_map_size() / MB, (double)kmem_size() / MB,
-	    (double)kmem_map_free() / MB);
-	for (int i = 0; i < nw; i++)
-		printf("  %s %lu/%lu", ws[i].name, atomic_load(&ws[i].allocs),
-		    atomic_load(&ws[i].nulls));
+	printf("%5s  map %4.1f/%4.1f MiB used, free %4.1f MiB (largest %4zu KiB)",
+	    phase, (double)kmem_map_size() / MB, (double)kmem_size() / MB,
+	    (double)kmem_map_free() / MB,
+	    vmem_size(kmem_map_arena(), VMEM_MAXFREE) / KB);
+	for (int i = 0; i < nw; i++) {
+		unsigned long since = atomic_load(&ws[i].since);
+		if (ws[i].flags & M_WAITOK)
+			printf("  %s %5lu %s", ws[i].name, atomic_load(&ws[i].allocs),
+			    since != 0 && now_ms() - since > 100 ? "WAITING" : "       ");
+		else
+			printf("  %s %5lu/%-4lu", ws[i].name, atomic_load(&ws[i].allocs),
+			    atomic_load(&ws[i].nulls));
+	}
 	printf("\n");
 	fflush(stdout);
 }
@@ -145,9 +172,15 @@ main(void)
 		fprintf(stderr, "map_demo: kmem could not set up its map\n");
 		return (1);
 	}
-	printf("kmem map demo: a %zu MiB map; workers print allocations/NULLs\n"
-	       "(M_NOWAIT workers rx and tx see NULLs when the map is full; the "
-	       "M_WAITOK worker vnodes waits instead)\n\n",
+	printf("kmem map demo: a %zu MiB map, a leak filling it, and nobody "
+	       "crashing.\n"
+	       "  rx, tx    M_NOWAIT workers: allocations/NULLs (they cope with "
+	       "NULL)\n"
+	       "  vnodes    M_WAITOK worker: allocations, WAITING while it waits "
+	       "for memory\n"
+	       "  pipes     M_NOWAIT worker in the 8 MiB submap pipe_map: its own "
+	       "bound,\n"
+	       "            full from the start while the map still has room\n\n",
 	    kmem_size() / MB);
 
 	vmem_t *pipe_map = kmem_submap_create("pipe_map", 8 * MB);
@@ -169,9 +202,11 @@ main(void)
 		pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 	pthread_create(&leak, NULL, leak_main, NULL);
 
-	for (int t = 0; t < 16; t++) {
+	char when[16];
+	for (int t = 1; t <= 20; t++) {
 		nap(250);
-		status(t < 2 ? "filling" : "full", ws, nw);
+		snprintf(when, sizeof(when), "%.2fs", t / 4.0);
+		status(when, ws, nw);
 	}
 	printf("\nlow-memory handler: the cache gave back %d pages of 64 KiB\n",
 	    atomic_load(&cache_released));
@@ -189,14 +224,14 @@ main(void)
 	pthread_join(leak, NULL);
 	for (int t = 0; t < 4; t++) {
 		nap(250);
-		status("plugged", ws, nw);
+		status("plug", ws, nw);
 	}
 	atomic_store(&stop, true);
 	for (int i = 0; i < nw; i++)
 		pthread_join(ws[i].thread, NULL);
 	while (ncache > 0)
 		kmem_free(cache[--ncache], 64 * KB);
-	printf("\nall given back: %zu bytes of the map in use (metadata), %zu "
-	       "free\n", kmem_map_size(), kmem_map_free());
+	printf("\nall given back: %zu bytes of the map in use (metadata and the "
+	       "submap's reservation), %zu free\n", kmem_map_size(), kmem_map_free());
 	return (0);
 }
