@@ -11,6 +11,7 @@
 #include "vmem_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,7 +86,7 @@ vmem_page_roundup(size_t n)
  * gives it back.  Never called with an arena lock held.
  */
 static void *
-vmem_meta_alloc(size_t size, int flags, void (**freefnp)(void *, size_t))
+vmem_meta_alloc(size_t size, int flags, vmem_meta_free_t **freefnp)
 {
 	const struct vmem_meta_ops *ops;
 	void *p;
@@ -99,7 +100,7 @@ vmem_meta_alloc(size_t size, int flags, void (**freefnp)(void *, size_t))
 }
 
 static void
-vmem_meta_free(void (*freefn)(void *, size_t), void *p, size_t size)
+vmem_meta_free(vmem_meta_free_t *freefn, void *p, size_t size)
 {
 	vmem_meta_depth++;
 	freefn(p, size);
@@ -114,7 +115,7 @@ vmem_meta_bytes(void)
 	    __atomic_load_n(&vmem_meta_arena_bytes, __ATOMIC_RELAXED));
 }
 
-/* ---- the global boundary-tag pool ------------------------------------------ */
+/* ---- the global boundary-tag pool ---------------------------------------- */
 
 static struct vmem_bt_pool {
 	kp_mutex_t bp_lock;          /* guards the pool (a leaf lock) */
@@ -175,7 +176,7 @@ static KP_NOINLINE int
 bt_pool_grow(int flags)
 {
 	struct vmem_bt_pool *bp = &vmem_bt_pool;
-	void (*freefn)(void *, size_t);
+	vmem_meta_free_t *freefn;
 	struct vmem_btag *tags = NULL;
 	size_t pg = kp_page_size(), n;
 	bool enough;
@@ -355,13 +356,18 @@ bt_remfree(vmem_t *vm, struct vmem_btag *bt)
 	vm->vm_nfree--;
 }
 
+/* Fibonacci hashing of the address in quanta: keep the top bits. */
+static inline uint64_t
+bt_hash(const vmem_t *vm, vmem_addr_t addr)
+{
+	return ((uint64_t)(addr >> vm->vm_quantum_shift) *
+	    0x9e3779b97f4a7c15ull);
+}
+
 static inline struct vmem_btlist *
 bt_hashhead(vmem_t *vm, vmem_addr_t addr)
 {
-	uint64_t h;
-
-	h = (uint64_t)(addr >> vm->vm_quantum_shift) * 0x9e3779b97f4a7c15ull;
-	return (&vm->vm_hashlist[h >> vm->vm_hashshift]);
+	return (&vm->vm_hashlist[bt_hash(vm, addr) >> vm->vm_hashshift]);
 }
 
 static inline struct vmem_btag *
@@ -374,6 +380,20 @@ bt_lookupbusy(vmem_t *vm, vmem_addr_t addr)
 			return (bt);
 	}
 	return (NULL);
+}
+
+/*
+ * The tag before bt on the segment list, for a segment (which always has
+ * its span's tag or a segment before it).  TAILQ_PREV() would read the tag
+ * before that one too; the previous tag's tqe_next field, which bt's
+ * tqe_prev points at, is the start of that tag.
+ */
+static inline struct vmem_btag *
+bt_prev(struct vmem_btag *bt)
+{
+	_Static_assert(offsetof(struct vmem_btag, bt_seglist.tqe_next) == 0,
+	    "bt_seglist must open the tag");
+	return ((struct vmem_btag *)(void *)bt->bt_seglist.tqe_prev);
 }
 
 /* Takes bt off the segment list; the rotor, if on it, moves to heir. */
@@ -395,7 +415,7 @@ static KP_NOINLINE void
 vmem_rehash(vmem_t *vm)
 {
 	struct vmem_btlist *newh, *oldh = NULL;
-	void (*newfree)(void *, size_t) = NULL, (*oldfree)(void *, size_t);
+	vmem_meta_free_t *newfree = NULL, *oldfree = NULL;
 	size_t newsize, bytes, oldbytes = 0;
 	struct vmem_btag *bt;
 	int shift;
@@ -408,7 +428,7 @@ vmem_rehash(vmem_t *vm)
 		return;
 	}
 	newsize = VMEM_HASHSIZE_MIN;
-	while (newsize < vm->vm_nbusy * 2 && newsize < VMEM_HASHSIZE_MAX)
+	while (newsize <= vm->vm_nbusy && newsize < VMEM_HASHSIZE_MAX)
 		newsize <<= 1;
 	vm->vm_rehashing = true;
 	vm->vm_hashgrow_at = UINT64_MAX;
@@ -429,10 +449,10 @@ vmem_rehash(vmem_t *vm)
 		oldbytes = vm->vm_hashbytes;
 		for (size_t i = 0; i < vm->vm_hashsize; i++) {
 			while ((bt = LIST_FIRST(&oldh[i])) != NULL) {
-				uint64_t h = (uint64_t)(bt->bt_start >>
-				    vm->vm_quantum_shift) * 0x9e3779b97f4a7c15ull;
 				LIST_REMOVE(bt, bt_link);
-				LIST_INSERT_HEAD(&newh[h >> shift], bt, bt_link);
+				LIST_INSERT_HEAD(
+				    &newh[bt_hash(vm, bt->bt_start) >> shift],
+				    bt, bt_link);
 			}
 		}
 		vm->vm_hashlist = newh;
@@ -441,7 +461,7 @@ vmem_rehash(vmem_t *vm)
 		vm->vm_hashfree = newfree;
 		vm->vm_hashbytes = bytes;
 		vm->vm_hashgrow_at = newsize >= VMEM_HASHSIZE_MAX ?
-		    UINT64_MAX : 2 * (uint64_t)newsize;
+		    UINT64_MAX : (uint64_t)newsize;
 		__atomic_add_fetch(&vmem_meta_hash_bytes, bytes,
 		    __ATOMIC_RELAXED);
 	} else {
@@ -457,7 +477,7 @@ vmem_rehash(vmem_t *vm)
 	}
 }
 
-/* ---- spans -------------------------------------------------------------- */
+/* ---- spans --------------------------------------------------------------- */
 
 /*
  * Adds the span [addr, addr + size) and its free segment.  Arena locked,
@@ -528,7 +548,7 @@ vmem_drop_span(vmem_t *vm, struct vmem_btag *span, struct vmem_btag *seg)
 	bt_free(vm, span);
 }
 
-/* ---- fitting -------------------------------------------------------------- */
+/* ---- fitting ------------------------------------------------------------- */
 
 /* One allocation request, after checking and rounding. */
 struct vmem_req {
@@ -731,7 +751,7 @@ vmem_clip(vmem_t *vm, struct vmem_btag *bt, vmem_addr_t addr,
 		vm->vm_rotor = TAILQ_NEXT(bt, bt_seglist);
 }
 
-/* ---- import --------------------------------------------------------------- */
+/* ---- import -------------------------------------------------------------- */
 
 /* Size of the span to import for r, or 0 if it cannot be expressed. */
 static vmem_size_t
@@ -857,7 +877,7 @@ vmem_can_ever_fit(vmem_t *vm, const struct vmem_req *r)
 	    (size <= vm->vm_limit && fixed <= vm->vm_limit - size));
 }
 
-/* ---- allocation ------------------------------------------------------------ */
+/* ---- allocation ---------------------------------------------------------- */
 
 static KP_COLD KP_NORETURN void
 vmem_bad_flags(const vmem_t *vm, int flags, const char *fn)
@@ -882,34 +902,43 @@ vmem_check_flags(const vmem_t *vm, int flags, const char *fn)
 
 /*
  * Everything but the first try: refilling tags, importing, reclaiming,
- * sleeping.  Called and returns with the arena locked.
+ * sleeping.  Called and returns with the arena locked.  `searched` tells
+ * that the caller already searched, in vain, with the lock still held.
+ * Each round (ended by a sleep) imports at most once; a span imported for
+ * nothing goes straight back.
  */
 static KP_NOINLINE int
 vmem_xalloc_slow(vmem_t *vm, const struct vmem_req *r, int flags,
-    vmem_addr_t *addrp)
+    vmem_addr_t *addrp, bool searched)
 {
 	int policy = flags & VMEM_POLICY_MASK;
-	bool imported = false, reclaimed = false;
+	bool imported = false, tried = false, reclaimed = false;
 	vmem_addr_t ia = 0, addr;
 	vmem_size_t is = 0;
 	struct vmem_btag *bt;
 	vmem_reclaim_t *reclaimfn;
 
 	for (;;) {
-		if (bt_reserve(vm, flags) != 0)
-			break;
-		bt = vmem_find(vm, r, policy, &addr);
-		if (bt != NULL) {
-			vmem_clip(vm, bt, addr, r->vr_size, policy);
-			*addrp = addr;
-			return (0);
+		if (!searched) {
+			if (bt_reserve(vm, flags) != 0)
+				break;
+			bt = vmem_find(vm, r, policy, &addr);
+			if (bt != NULL) {
+				vmem_clip(vm, bt, addr, r->vr_size, policy);
+				*addrp = addr;
+				return (0);
+			}
 		}
+		searched = false;
 		if (imported) {
 			vmem_unimport(vm, ia, is);
-		} else if (vm->vm_importfn != NULL &&
-		    vmem_import(vm, r, flags, &ia, &is) == 0) {
-			imported = true;
-			continue;
+			imported = false;
+		} else if (!tried && vm->vm_importfn != NULL) {
+			tried = true;
+			if (vmem_import(vm, r, flags, &ia, &is) == 0) {
+				imported = true;
+				continue;
+			}
 		}
 		if (flags & M_NOWAIT)
 			break;
@@ -928,7 +957,7 @@ vmem_xalloc_slow(vmem_t *vm, const struct vmem_req *r, int flags,
 		kp_cond_timedwait(&vm->vm_cv, &vm->vm_lock, VMEM_WAIT_NS);
 		vm->vm_nwaiters--;
 		reclaimed = false;
-		imported = false;
+		tried = false;
 	}
 	vm->vm_nfailures++;
 	return (ENOMEM);
@@ -939,19 +968,20 @@ vmem_xalloc_int(vmem_t *vm, const struct vmem_req *r, int flags,
     vmem_addr_t *addrp)
 {
 	int policy = flags & VMEM_POLICY_MASK, error = 0;
-	struct vmem_btag *bt;
+	struct vmem_btag *bt = NULL;
 	vmem_addr_t addr;
-	bool grow;
+	bool grow, searched = false;
 
 	kp_mutex_lock(&vm->vm_lock);
-	bt = NULL;
-	if (KP_LIKELY(vm->vm_nfreetags >= VMEM_BT_MAXALLOC))
+	if (KP_LIKELY(vm->vm_nfreetags >= VMEM_BT_MAXALLOC)) {
 		bt = vmem_find(vm, r, policy, &addr);
+		searched = true;
+	}
 	if (KP_LIKELY(bt != NULL)) {
 		vmem_clip(vm, bt, addr, r->vr_size, policy);
 		*addrp = addr;
 	} else {
-		error = vmem_xalloc_slow(vm, r, flags, addrp);
+		error = vmem_xalloc_slow(vm, r, flags, addrp, searched);
 	}
 	grow = vm->vm_nbusy > vm->vm_hashgrow_at;
 	kp_mutex_unlock(&vm->vm_lock);
@@ -1066,7 +1096,7 @@ vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 	return (vmem_xalloc_int(vm, &r, flags, addrp));
 }
 
-/* ---- freeing ----------------------------------------------------------------- */
+/* ---- freeing ------------------------------------------------------------- */
 
 static KP_COLD KP_NORETURN void
 vmem_bad_free(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
@@ -1090,7 +1120,7 @@ vmem_xfree_int(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 
 	kp_mutex_lock(&vm->vm_lock);
 	bt = bt_lookupbusy(vm, addr);
-	if (KP_UNLIKELY(bt == NULL || bt->bt_size != rsize || size == 0))
+	if (KP_UNLIKELY(bt == NULL || bt->bt_size != rsize))
 		vmem_bad_free(vm, addr, size, bt, fn);
 	LIST_REMOVE(bt, bt_link);
 	vm->vm_nbusy--;
@@ -1105,14 +1135,14 @@ vmem_xfree_int(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 		bt_remseg(vm, t, bt);
 		bt_free(vm, t);
 	}
-	t = TAILQ_PREV(bt, vmem_seglist, bt_seglist);
+	t = bt_prev(bt);
 	if (t->bt_type == BT_TYPE_FREE) {
 		bt_remfree(vm, t);
 		bt->bt_start = t->bt_start;
 		bt->bt_size += t->bt_size;
 		bt_remseg(vm, t, bt);
 		bt_free(vm, t);
-		t = TAILQ_PREV(bt, vmem_seglist, bt_seglist);
+		t = bt_prev(bt);
 	}
 
 	wake = vm->vm_nwaiters > 0;
@@ -1155,7 +1185,7 @@ vmem_xfree(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 	vmem_xfree_int(vm, addr, size, "vmem_xfree");
 }
 
-/* ---- arenas ------------------------------------------------------------------- */
+/* ---- arenas -------------------------------------------------------------- */
 
 /* Checks vmem_create()'s arguments; logs and returns false if bad. */
 static bool
@@ -1210,7 +1240,7 @@ vmem_init(vmem_t *vm, const char *name, vmem_addr_t base, vmem_size_t size,
 	vm->vm_hashlist = vm->vm_hash0;
 	vm->vm_hashsize = VMEM_HASHSIZE_MIN;
 	vm->vm_hashshift = 64 - __builtin_ctz(VMEM_HASHSIZE_MIN);
-	vm->vm_hashgrow_at = 2 * VMEM_HASHSIZE_MIN;
+	vm->vm_hashgrow_at = VMEM_HASHSIZE_MIN;
 	TAILQ_INIT(&vm->vm_seglist);
 	LIST_INIT(&vm->vm_spanlist);
 	LIST_INIT(&vm->vm_freetags);
@@ -1218,7 +1248,8 @@ vmem_init(vmem_t *vm, const char *name, vmem_addr_t base, vmem_size_t size,
 
 	if (size != 0) {
 		kp_mutex_lock(&vm->vm_lock);
-		error = bt_reserve(vm, (flags & M_NOWAIT) ? M_NOWAIT : M_WAITOK);
+		error = bt_reserve(vm,
+		    (flags & M_NOWAIT) ? M_NOWAIT : M_WAITOK);
 		if (error == 0)
 			vmem_add_span(vm, base, size, BT_TYPE_SPAN_STATIC,
 			    "vmem_create");
@@ -1241,7 +1272,7 @@ vmem_t *
 vmem_create(const char *name, vmem_addr_t base, vmem_size_t size,
     vmem_size_t quantum, vmem_size_t qcache_max, int flags)
 {
-	void (*freefn)(void *, size_t);
+	vmem_meta_free_t *freefn;
 	size_t bytes;
 	vmem_t *vm;
 	void *p;
@@ -1302,7 +1333,8 @@ vmem_destroy(vmem_t *vm)
 		}
 		saddr = span->bt_start;
 		ssize = span->bt_size;
-		give = span->bt_type == BT_TYPE_SPAN_IMPORT && releasefn != NULL;
+		give = span->bt_type == BT_TYPE_SPAN_IMPORT &&
+		    releasefn != NULL;
 		bt_remseg(vm, span, NULL);
 		LIST_REMOVE(span, bt_link);
 		vm->vm_size -= ssize;
@@ -1328,7 +1360,7 @@ vmem_destroy(vmem_t *vm)
 	kp_cond_destroy(&vm->vm_cv);
 	kp_mutex_destroy(&vm->vm_lock);
 	if (vm->vm_flags & VMEM_F_CREATED) {
-		void (*freefn)(void *, size_t) = vm->vm_storage_free;
+		vmem_meta_free_t *freefn = vm->vm_storage_free;
 		size_t bytes = vm->vm_storage_size;
 
 		vmem_meta_free(freefn, vm, bytes);
@@ -1394,7 +1426,7 @@ vmem_set_reclaim(vmem_t *vm, vmem_reclaim_t *reclaimfn)
 	kp_mutex_unlock(&vm->vm_lock);
 }
 
-/* ---- sizes, statistics, checking ----------------------------------------------- */
+/* ---- sizes, statistics, checking ----------------------------------------- */
 
 /* The largest free segment.  Arena locked. */
 static vmem_size_t

@@ -37,7 +37,11 @@
  * 1.4 Import.  With vmem_set_import(), an arena that has no fit calls its
  *     import function for a span of the request size (rounded up to the
  *     import quantum, and grown by what alignment constraints may waste),
- *     adds the span and retries.  When a free leaves an imported span with
+ *     adds the span and retries.  The import function is called with the
+ *     arena lock dropped and the request's M_NOWAIT or M_WAITOK, so an
+ *     M_WAITOK import from a parent arena may sleep in the parent.  An
+ *     import that does not help (the constraints are not met in the new
+ *     span) is given back at once.  When a free leaves an imported span with
  *     nothing allocated, the span goes back through the release function.
  *     vmem_set_limit() bounds the arena's total span size: an import that
  *     would pass the limit is not made.
@@ -91,13 +95,15 @@
  * 2.3 The allocated-segment hash.  vmem_free() finds the busy tag by
  *     address in a hash table of vm_hashsize buckets (a power of two), so
  *     frees cost O(1).  An arena starts with VMEM_HASHSIZE_MIN buckets
- *     inside the vmem_t (no memory needed); when the busy segments pass
- *     twice the buckets the table is grown to about four times their
- *     number.  Growth is a slow path run after the operation that noticed,
- *     with no arena lock held: mark the arena as rehashing (so no other
- *     thread starts too), allocate the new table through the meta ops,
- *     lock, move every busy tag, unlock, free the old table through the
- *     free function that allocated it.  A thread that is itself inside a
+ *     inside the vmem_t (no memory needed); when the busy segments
+ *     outnumber the buckets, the table grows to the next power of two
+ *     above their number, so the load stays between 1/2 and 1 (each chain
+ *     link is a cache miss, so it is kept short).  Growth is a slow
+ *     path run after the operation that noticed (vm_hashgrow_at), with no
+ *     arena lock held: mark the arena as rehashing (so no other thread
+ *     starts too), allocate the new table through the meta ops, lock, move
+ *     every busy tag, unlock, free the old table through the free function
+ *     that allocated it.  A thread that is itself inside a
  *     meta-ops call (vmem_meta_depth) never starts a rehash, so rehashing
  *     never nests.  If the table cannot be had, the old one stays; lookups
  *     get slower but stay correct.  Tables never shrink.
@@ -114,7 +120,9 @@
  *     the first arenas needs no memory.  When the pool cannot supply, the
  *     arena lock is dropped and the pool is grown by one page of tags from
  *     the meta ops; then the arena is relocked and the step retried from
- *     the start (the arena may have changed meanwhile).
+ *     the start (the arena may have changed meanwhile).  Tags are one
+ *     cache line each, which matters once an arena holds more tags than
+ *     the caches do.
  *
  *     The meta ops of the map allocate from the map's own arena with
  *     vmem_xalloc(M_NOWAIT), and that nested call needs tags too.  Two rules
@@ -147,12 +155,7 @@
  *     was not allocated or with the wrong size, overlapping spans) abort at
  *     once with one line naming the function and the arena.
  *
- * 3. Lock order
- *     vmem_bt_grow_lock   (held across the meta-ops call that grows the pool)
- *       -> vm_lock        (one arena at a time: import, release, reclaim and
- *                          meta ops are called with it dropped)
- *         -> vmem_bt_pool.bp_lock   (leaf)
- *     The platform's locks are leaves below all of these.
+ * 2.7 Lock order: see the end of this file.
  */
 #ifndef KMEM_VMEM_INT_H
 #define KMEM_VMEM_INT_H
@@ -192,10 +195,11 @@ enum vmem_bt_type {
 	BT_TYPE_SPAN_IMPORT = 4, /* span from the import function */
 };
 
+/* A tag is one cache line (64 bytes, aligned): a lookup touches one line. */
 struct vmem_btag {
+	_Alignas(64)
 	TAILQ_ENTRY(vmem_btag) bt_seglist; /* vm_seglist, address order */
-	LIST_ENTRY(vmem_btag) bt_link;     /* free list, hash chain, span
-					      list or tag cache, by type */
+	LIST_ENTRY(vmem_btag) bt_link;     /* free list/hash/span list/cache */
 	vmem_addr_t bt_start;              /* first integer covered */
 	vmem_size_t bt_size;               /* integers covered (> 0) */
 	enum vmem_bt_type bt_type;         /* what the tag describes */
@@ -206,60 +210,58 @@ LIST_HEAD(vmem_btlist, vmem_btag);
 
 /* ---- arenas ----------------------------------------------------------- */
 
+typedef void(vmem_meta_free_t)(void *addr, size_t size);
+
 struct vmem {
-	/* Constant after vmem_init(). */
+	/* Constant after vmem_init(): read without the lock. */
 	vmem_size_t vm_quantum_mask;      /* quantum - 1 */
 	int vm_quantum_shift;             /* log2(quantum) */
 	int vm_flags;                     /* VMEM_F_* */
 	vmem_size_t vm_qcache_max;        /* largest size sent to qc_alloc */
 	char vm_name[VMEM_NAME_MAX];      /* for messages and reports */
-	void (*vm_storage_free)(void *, size_t); /* frees the vmem_t, or NULL
-						    when caller storage */
+	vmem_meta_free_t *vm_storage_free; /* frees this vmem_t, or NULL */
 	size_t vm_storage_size;           /* bytes of that allocation */
 
-	/* Guarded by vm_lock. */
-	kp_mutex_t vm_lock;               /* the arena lock */
+	/* The lock, and what sleepers wait on. */
+	kp_mutex_t vm_lock;               /* guards everything below */
 	kp_cond_t vm_cv;                  /* M_WAITOK sleepers wait here */
+
+	/* Hot: every allocation and free. */
 	uint64_t vm_freemap;              /* bit i: vm_freelist[i] not empty */
-	struct vmem_btlist vm_freelist[VMEM_MAXORDER]; /* free segments by
-							  log2(quanta) */
 	struct vmem_btlist *vm_hashlist;  /* busy segments by address */
-	size_t vm_hashsize;               /* buckets (a power of two) */
 	int vm_hashshift;                 /* 64 - log2(vm_hashsize) */
-	uint64_t vm_hashgrow_at;          /* grow the hash past this many
-					     busy segments */
-	bool vm_rehashing;                /* a thread is growing the hash */
-	void (*vm_hashfree)(void *, size_t); /* frees vm_hashlist, or NULL
-						when it is vm_hash0 */
-	size_t vm_hashbytes;              /* bytes of that allocation */
-	struct vmem_seglist vm_seglist;   /* every tag, in address order */
-	struct vmem_btlist vm_spanlist;   /* span tags, in address order */
-	struct vmem_btag *vm_rotor;       /* next fit starts here (or NULL:
-					     at the head) */
-	struct vmem_btlist vm_freetags;   /* unused tags for this arena */
 	int vm_nfreetags;                 /* length of vm_freetags */
+	struct vmem_btlist vm_freetags;   /* unused tags for this arena */
+	uint64_t vm_hashgrow_at;          /* grow the hash past this nbusy */
 	int vm_nwaiters;                  /* threads asleep on vm_cv */
+	struct vmem_btag *vm_rotor;       /* next fit starts here; NULL: head */
 	vmem_size_t vm_size;              /* bytes in spans */
 	vmem_size_t vm_inuse;             /* bytes in busy segments */
-	vmem_size_t vm_imported;          /* bytes in imported spans */
-	vmem_size_t vm_importing;         /* bytes of imports in flight */
-	vmem_size_t vm_limit;             /* most span bytes imports may
-					     bring the arena to; 0 = none */
 	uint64_t vm_nfree;                /* free segments */
 	uint64_t vm_nbusy;                /* busy segments */
-	uint64_t vm_nspans;               /* spans */
 	uint64_t vm_nallocs;              /* successful allocations */
 	uint64_t vm_nfrees;               /* frees */
+	struct vmem_btlist vm_freelist[VMEM_MAXORDER]; /* free segs by order */
+	struct vmem_seglist vm_seglist;   /* every tag, in address order */
+
+	/* Colder: spans, import, waiting, the hash's own bookkeeping. */
+	struct vmem_btlist vm_spanlist;   /* span tags, in address order */
+	uint64_t vm_nspans;               /* spans */
 	uint64_t vm_nfailures;            /* allocations that got ENOMEM */
 	uint64_t vm_nwaits;               /* M_WAITOK sleeps */
+	vmem_size_t vm_imported;          /* bytes in imported spans */
+	vmem_size_t vm_importing;         /* bytes of imports in flight */
+	vmem_size_t vm_limit;             /* imports stop at this; 0: none */
 	vmem_import_t *vm_importfn;       /* brings a span, or NULL */
 	vmem_release_t *vm_releasefn;     /* takes an imported span back */
 	void *vm_importarg;               /* first argument of both */
 	vmem_size_t vm_import_quantum;    /* imports are multiples of this */
 	vmem_reclaim_t *vm_reclaimfn;     /* called before M_WAITOK sleeps */
-
-	/* The built-in hash table, used until the first rehash. */
-	struct vmem_btlist vm_hash0[VMEM_HASHSIZE_MIN]; /* initial buckets */
+	size_t vm_hashsize;               /* buckets (a power of two) */
+	bool vm_rehashing;                /* a thread is growing the hash */
+	vmem_meta_free_t *vm_hashfree;    /* frees vm_hashlist, or NULL */
+	size_t vm_hashbytes;              /* bytes of that allocation */
+	struct vmem_btlist vm_hash0[VMEM_HASHSIZE_MIN]; /* the first buckets */
 };
 
 #define VMEM_F_CREATED 0x1 /* storage from vmem_create() */
@@ -279,8 +281,8 @@ struct vmem {
  * vmem_set_meta_ops(NULL) restores the platform's ops.
  */
 struct vmem_meta_ops {
-	void *(*vmo_alloc)(size_t size, int flags);
-	void (*vmo_free)(void *addr, size_t size);
+	void *(*vmo_alloc)(size_t size, int flags); /* zeroed pages */
+	vmem_meta_free_t *vmo_free;                 /* gives them back */
 };
 void vmem_set_meta_ops(const struct vmem_meta_ops *ops);
 
@@ -313,10 +315,10 @@ size_t vmem_meta_bytes(void);
 
 /* The global boundary-tag pool, for reports and tests. */
 struct vmem_bt_stats {
-	uint64_t vbs_pages;   /* tag pages obtained from the meta ops */
-	uint64_t vbs_tags;    /* tags in existence (seed and pages) */
-	uint64_t vbs_free;    /* tags in the pool, reserve included */
-	uint64_t vbs_grows;   /* pool growths attempted */
+	uint64_t vbs_pages;    /* tag pages obtained from the meta ops */
+	uint64_t vbs_tags;     /* tags in existence (seed and pages) */
+	uint64_t vbs_free;     /* tags in the pool, reserve included */
+	uint64_t vbs_grows;    /* pool growths attempted */
 	uint64_t vbs_growfail; /* of which the meta ops returned NULL */
 };
 void vmem_bt_stats(struct vmem_bt_stats *st);
@@ -328,5 +330,19 @@ void vmem_bt_stats(struct vmem_bt_stats *st);
  * broken invariant.  Takes the arena lock; O(segments).
  */
 int vmem_check(vmem_t *vm);
+
+/*
+ * Lock order
+ *
+ *   vmem_bt_grow_lock        held across the meta-ops call that grows the
+ *                            tag pool; taken with no arena lock held
+ *     -> vm_lock             one arena at a time: the import, release and
+ *                            reclaim functions and the meta ops are called
+ *                            with it dropped, so an arena's lock never
+ *                            nests inside another's
+ *       -> vmem_bt_pool.bp_lock   the tag pool (a leaf)
+ *
+ * The platform's locks are leaves below all of these.
+ */
 
 #endif /* KMEM_VMEM_INT_H */
