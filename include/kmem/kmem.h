@@ -67,7 +67,9 @@ void kmem_arena_free(struct vmem *arena, void *addr, size_t size);
  * held, when an allocation finds the map (or a submap) full, before the
  * allocation is retried and before anyone is made to wait.  flags are the
  * flags of the request that ran short (M_NOWAIT or M_WAITOK).  At most
- * KMEM_LOWMEM_MAX handlers; returns 0, EINVAL (fn NULL) or ENOSPC.
+ * KMEM_LOWMEM_MAX handlers; register returns 0, EINVAL (fn NULL) or ENOSPC;
+ * deregister returns 0 or ENOENT (no such fn and arg).  A run already under
+ * way when a handler is deregistered may still call it once.
  */
 #define KMEM_LOWMEM_MAX 32
 int kmem_lowmem_register(void (*fn)(void *arg, int flags), void *arg);
@@ -94,7 +96,9 @@ int kmem_setopt(const char *name, const char *value);
 
 /*
  * Sets the map up now instead of at first use.  Returns 0 or an errno value
- * (ENOMEM when the address space cannot be reserved).  Idempotent.
+ * (ENOMEM when the address space cannot be reserved).  Idempotent: set-up is
+ * tried once; if it failed, every later call returns the same error and
+ * every allocation, M_WAITOK included, returns NULL with errno ENOMEM.
  */
 int kmem_init(void);
 

@@ -3,8 +3,9 @@
  * vmem(9) and Bonwick & Adams, "Magazines and Vmem" (USENIX 2001).
  *
  * An arena manages a set of integer ranges (spans) and hands out segments of
- * them.  It allocates and frees in constant time in the number of segments,
- * can import spans from a parent arena on demand, and manages any integers,
+ * them.  Instant-fit allocation (the default) and free take constant time in
+ * the number of segments; best fit, next fit and constrained requests may
+ * search.  An arena can import spans from a parent arena on demand, and manages any integers,
  * not only addresses.  See vmem(3).
  */
 #ifndef KMEM_VMEM_H

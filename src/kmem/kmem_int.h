@@ -59,8 +59,8 @@
  *    failure; M_WAITOK waits on the map's condition variable until a free
  *    makes room, then retries, and while waiting prints a rate-limited line
  *    naming the request, the map, how long it waited and the largest owners.
- *    A request larger than the region less its permanent reservations
- *    (metadata, submaps) can never fit: it fails at once with a message, for
+ *    A request larger than the region less what metadata and submaps hold
+ *    at that moment can never fit: it fails at once with a message, for
  *    M_WAITOK too.  Nothing on these paths panics or aborts.
  *
  *    Lost wake-ups are avoided with a free generation: a waiter registers,
@@ -141,6 +141,7 @@ struct kmem_map {
 	struct kmem_region km_map;    /* the whole map */
 	char km_tune_why[512];        /* how kmem_size was chosen */
 	int km_init_error;            /* errno of a failed set-up, or 0 */
+	atomic_bool km_init_failed;   /* set-up failed; not tried again */
 
 	/* accounting of the whole map, by owner class */
 	_Atomic size_t km_class_bytes[KMC_NCLASSES];
@@ -179,6 +180,9 @@ kmem_ready(void)
 	if (KP_LIKELY(atomic_load_explicit(&kmem_map_store.km_ready,
 	    memory_order_acquire)))
 		return (true);
+	if (atomic_load_explicit(&kmem_map_store.km_init_failed,
+	    memory_order_relaxed))
+		return (false);
 	return (kmem_init_slow() == 0);
 }
 

@@ -188,7 +188,7 @@ kmem_submap_of_addr(uintptr_t addr)
 	return (NULL);
 }
 
-/* Bytes of region r that are held for good (they never free up). */
+/* Bytes of region r held by metadata and submaps: no free makes them room. */
 static size_t
 kmem_region_pinned(const struct kmem_region *r)
 {
@@ -636,14 +636,16 @@ kmem_init_slow(void)
 	int error;
 
 	kp_mutex_lock(&kmem_init_lock);
-	if (atomic_load(&km->km_ready)) {
+	if (atomic_load(&km->km_ready) || atomic_load(&km->km_init_failed)) {
 		kp_mutex_unlock(&kmem_init_lock);
-		return (0);
+		return (km->km_init_error);
 	}
 	error = kmem_setup();
 	km->km_init_error = error;
 	if (error == 0)
 		atomic_store_explicit(&km->km_ready, true, memory_order_release);
+	else
+		atomic_store(&km->km_init_failed, true);
 	kp_mutex_unlock(&kmem_init_lock);
 	return (error);
 }

@@ -37,9 +37,11 @@ kmem_report_region(FILE *out, const struct kmem_region *r)
 	kmem_fmt_size(used, sizeof(used), st.vs_inuse);
 	kmem_fmt_size(mf, sizeof(mf), st.vs_maxfree);
 	fprintf(out, "  %-16s %#14" PRIxPTR " %10s %10s %12s %8" PRIu64 " %8" PRIu64
-	    " %8" PRIu64 " %8" PRIu64 "\n", r->kr_name, r->kr_base, sz, used, mf,
-	    atomic_load(&r->kr_nallocs), atomic_load(&r->kr_nfailures),
-	    atomic_load(&r->kr_nwaits), atomic_load(&r->kr_nneverfit));
+	    " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %10" PRIu64 "\n", r->kr_name,
+	    r->kr_base, sz, used, mf, atomic_load(&r->kr_nallocs),
+	    atomic_load(&r->kr_nfrees), atomic_load(&r->kr_nfailures),
+	    atomic_load(&r->kr_nwaits), atomic_load(&r->kr_nneverfit),
+	    atomic_load(&r->kr_ncommitfail));
 }
 
 int
@@ -90,17 +92,18 @@ kmem_report(FILE *out)
 	fprintf(out, "metadata: page table %s, vmem tags, hashes and arenas %s\n",
 	    s1, s2);
 
-	fprintf(out, "regions:\n  %-16s %14s %10s %10s %12s %8s %8s %8s %8s\n",
-	    "name", "base", "size", "in use", "largest free", "allocs", "fails",
-	    "waits", "neverfit");
+	fprintf(out, "regions (fails: M_NOWAIT NULLs; waits: M_WAITOK sleeps; "
+	    "neverfit: requests larger than the region; commitfail: commits the "
+	    "system refused):\n  %-16s %14s %10s %10s %12s %8s %8s %8s %8s %8s "
+	    "%10s\n", "name", "base", "size", "in use", "largest free", "allocs",
+	    "frees", "fails", "waits", "neverfit", "commitfail");
 	kmem_report_region(out, &km->km_map);
 	unsigned n = atomic_load(&km->km_nsubmaps);
 	for (unsigned i = 0; i < n; i++)
 		kmem_report_region(out, &km->km_submaps[i]);
-	fprintf(out, "low-memory handlers: %u registered, run %" PRIu64 " times; "
-	    "commits refused by the system: %" PRIu64 "\n", km->km_nlowmem,
-	    atomic_load(&km->km_lowmem_runs),
-	    atomic_load(&km->km_map.kr_ncommitfail));
+	fprintf(out, "low-memory handlers: %u registered, called on %" PRIu64
+	    " shortages\n",
+	    km->km_nlowmem, atomic_load(&km->km_lowmem_runs));
 
 	size_t nrows;
 	const struct kopt_desc *t = kopt_table(&nrows);

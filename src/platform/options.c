@@ -32,7 +32,7 @@ static const struct kopt_desc kopt_rows[] = {
     KOPT_ROW(wait_warn_ms, KOPT_UINT, "1000", true, 0, 86400000,
 	"interval between \"waiting for memory\" lines of a waiting request "
 	"(0: never)"),
-    KOPT_ROW(verbose, KOPT_BOOL, "0", true, 0, 1,
+    KOPT_ROW(verbose, KOPT_BOOL, "0", false, 0, 1,
 	"log how the map was sized at start-up"),
 };
 #define KOPT_NROWS (sizeof(kopt_rows) / sizeof(kopt_rows[0]))

@@ -70,7 +70,7 @@ const char *kopt_source_name(enum kopt_source src);
 /*
  * Sets one tunable from text.  Returns 0, EINVAL (unknown name or bad value;
  * a one-line message naming `where`, the name and the value goes to
- * stderr), or EBUSY (not a run-time tunable and kopt_freeze() has run).
+ * stderr), or EBUSY (not a run-time tunable and kopt_load_env() has run).
  */
 int kopt_set(const char *name, const char *value, enum kopt_source src,
     const char *where);

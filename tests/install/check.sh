@@ -16,7 +16,7 @@ libdir=$(ls -d "$tmp"/prefix/lib*/ | head -1)
 for f in libkmem.so libkmem.a pkgconfig/kmem.pc; do
 	[ -e "$libdir/$f" ] || { echo "install: lib/$f missing" >&2; exit 1; }
 done
-for m in vmem.3 kmem_malloc.3; do
+for m in vmem.3 kmem_malloc.3 kmem_report.3 vmem_xalloc.3; do
 	[ -f "$tmp/prefix/share/man/man3/$m" ] || { echo "install: man3/$m missing" >&2; exit 1; }
 done
 
@@ -29,4 +29,37 @@ grep -q "kmem map kmem_map:" "$tmp/out" || { echo "install: example printed no r
 cc -Wall -o "$tmp/example-static" "$tmp/example.c" $(pkg-config --cflags kmem) \
 	"$libdir/libkmem.a" -lpthread
 "$tmp/example-static" > /dev/null
-echo "install: headers, libraries, kmem.pc, manual pages and the README example: ok"
+MANPATH="$tmp/prefix/share/man" man -P cat kmem_report 2>/dev/null | grep -q "kmem_report" ||
+	{ echo "install: man kmem_report does not show the page" >&2; exit 1; }
+
+# Every program in the EXAMPLES of a manual page builds and runs.
+n=0
+for page in "$top"/man/*.3; do
+	awk -v out="$tmp/manex" '
+		/^\.Sh / { ex = ($2 == "EXAMPLES") }
+		ex && /^\.Bd -literal/ { on = 1; k++; f = out "-" k ".c"; next }
+		on && /^\.Ed/ { on = 0; next }
+		on { print > f }' "$page"
+	for f in "$tmp"/manex-*.c; do
+		[ -e "$f" ] || continue
+		sed -i 's/\\e/\\/g; s/\\&//g' "$f"
+		if grep -q 'main(' "$f"; then
+			# A whole program: build it and run it.
+			cc -Wall -Werror -o "$tmp/manex" "$f" $(pkg-config --cflags --libs kmem) ||
+				{ echo "install: the example in $(basename "$page") does not build" >&2; exit 1; }
+			LD_LIBRARY_PATH="$libdir" "$tmp/manex" > /dev/null ||
+				{ echo "install: the example in $(basename "$page") fails" >&2; exit 1; }
+		elif grep -q '#include' "$f"; then
+			# A fragment: it must at least compile.
+			cc -Wall -Werror -Wno-missing-prototypes -c -o "$tmp/manex.o" "$f" $(pkg-config --cflags kmem) ||
+				{ echo "install: the example in $(basename "$page") does not compile" >&2; exit 1; }
+		else
+			rm -f "$f"
+			continue
+		fi
+		n=$((n + 1))
+		rm -f "$f"
+	done
+done
+[ "$n" -ge 3 ] || { echo "install: expected at least 3 manual page examples, found $n" >&2; exit 1; }
+echo "install: headers, libraries, kmem.pc, manual pages, the README example and $n manual page examples: ok"
