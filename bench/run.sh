@@ -22,3 +22,17 @@ for b in vmem_bench map_bench; do
 		exit 1
 	fi
 done
+
+# The work per vmem operation, in instructions (callgrind): flat means
+# constant time in the number of live segments.
+if [ -z "$quick" ] && command -v valgrind >/dev/null 2>&1; then
+	echo "## vmem: instructions per operation (callgrind, instant fit)"
+	echo
+	echo "| live segments | instructions per free + alloc |"
+	echo "|---:|---:|"
+	for live in 10 1000 1000000; do
+		i=$(sh "$(dirname "$0")/instr.sh" "$build/bench/vmem_bench" --instr "$live" -- 20000 120000)
+		echo "| $live | $i |"
+	done
+	echo
+fi

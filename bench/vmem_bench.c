@@ -12,6 +12,14 @@
  *
  *   vmem_bench           the full run (well under a minute)
  *   vmem_bench --quick   a smoke run of a few seconds
+ *   vmem_bench --instr LIVE OPS
+ *                        fill to LIVE segments, then OPS instant-fit
+ *                        operations, untimed: bench/run.sh runs this under
+ *                        callgrind with two values of OPS, and the
+ *                        difference of the instruction counts divided by
+ *                        the difference of OPS is the work per operation,
+ *                        free of the cache misses that dominate the timed
+ *                        runs at 10^6 segments.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -126,10 +134,19 @@ main(int argc, char **argv)
 	struct vmem_stats st;
 	struct seg *live;
 
+	if (argc == 4 && strcmp(argv[1], "--instr") == 0) {
+		size_t n = strtoull(argv[2], NULL, 10);
+		live = calloc(n, sizeof(*live));
+		if (n == 0 || live == NULL)
+			die("usage: vmem_bench --instr LIVE OPS");
+		(void)run(n, M_FIRSTFIT, strtoull(argv[3], NULL, 10), live, &st);
+		free(live);
+		return (0);
+	}
 	if (argc > 1 && strcmp(argv[1], "--quick") == 0)
 		iters = 200000;
 	else if (argc > 1)
-		die("usage: vmem_bench [--quick]");
+		die("usage: vmem_bench [--quick | --instr LIVE OPS]");
 	live = calloc(counts[2], sizeof(*live));
 	if (live == NULL)
 		die("out of memory");
