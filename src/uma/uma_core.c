@@ -1,0 +1,1577 @@
+/*
+ * uma_core.c -- the zone allocator: zones, kegs, slabs, buckets, per-thread
+ * caches, limits, reserves, reclaim and statistics.  The design, the order
+ * of allocation, the fast path's statistics and the divergences from
+ * FreeBSD are described at the top of uma_int.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "uma_int.h"
+
+/* ---- globals --------------------------------------------------------------- */
+
+/* Every slot empty: threads without a cache of their own point here. */
+static const struct uma_tcache uma_tcache_empty;
+__thread struct uma_tcache *uma_tc __attribute__((tls_model("initial-exec"))) =
+    (struct uma_tcache *)&uma_tcache_empty;
+/* Set once the thread's cache was flushed at exit: no new cache then. */
+static __thread bool uma_tc_exited __attribute__((tls_model("initial-exec")));
+
+static kp_mutex_t uma_zones_lock = KP_MUTEX_INITIALIZER;
+static LIST_HEAD(, uma_zone) uma_zones = LIST_HEAD_INITIALIZER(uma_zones);
+static struct uma_zone *uma_zone_by_id[UMA_CACHE_ZONES]; /* slot owners */
+
+static kp_mutex_t uma_tc_lock = KP_MUTEX_INITIALIZER;
+static LIST_HEAD(, uma_tcache) uma_tcaches = LIST_HEAD_INITIALIZER(uma_tcaches);
+
+static _Atomic uint64_t uma_drain_gen;  /* bumped by drain requests */
+static _Atomic uint64_t uma_next_trim;  /* when the next trim is due */
+static atomic_bool uma_ready;
+static kp_mutex_t uma_startup_lock = KP_MUTEX_INITIALIZER;
+static pthread_key_t uma_tc_key;
+
+/* ---- kmem's own zones ------------------------------------------------------- */
+
+/* Buckets: 24-byte header and entries filling 64 B .. 2 KiB. */
+static const uint16_t uma_bucket_entries[] = {5, 13, 29, 61, 125, 253};
+#define UMA_NBUCKETZONES 6
+/* Off-page slab headers. */
+static const uint16_t uma_hdr_sizes[] = {64, 128, 256, 512, 1024, 2048};
+#define UMA_NHDRZONES 6
+
+struct uma_zk {
+	struct uma_zone zk_zone;
+	struct uma_keg zk_keg;
+};
+
+static struct uma_zk uma_bucket_zk[UMA_NBUCKETZONES];
+static struct uma_zk uma_hdr_zk[UMA_NHDRZONES];
+static struct uma_zk uma_zones_zk; /* zone and keg structures */
+
+static void *zone_alloc_item(struct uma_zone *zone, void *arg, int flags);
+static void zone_free_item(struct uma_zone *zone, void *item, void *arg,
+    bool dtor);
+static void uma_startup(void);
+
+/* ---- slabs ------------------------------------------------------------------- */
+
+static inline unsigned
+slab_words(const struct uma_keg *keg)
+{
+	return ((keg->uk_ipers + 63) / 64);
+}
+
+static inline char *
+slab_base(const struct uma_slab *slab)
+{
+	return ((slab->us_flags & UMA_SLAB_INLINE) ? (char *)slab : slab->us_data);
+}
+
+/*
+ * Makes a slab (no lock held): pages from the map, a header, the page table,
+ * init on every item.  NULL when the map is short or init failed.
+ */
+static struct uma_slab *
+keg_alloc_slab(struct uma_keg *keg, int flags)
+{
+	size_t ps = kmem_page_size(), bytes = (size_t)keg->uk_ppera * ps;
+	struct uma_slab *slab;
+	char *mem;
+	int wait = flags & (M_NOWAIT | M_WAITOK);
+
+	mem = kmem_region_alloc(kmem_map_arena(), bytes, wait, KMC_SLAB, "uma");
+	if (mem == NULL)
+		return (NULL);
+	if (keg->uk_inline) {
+		slab = (struct uma_slab *)mem;
+		slab->us_data = mem + keg->uk_hdroff;
+		slab->us_flags = UMA_SLAB_INLINE;
+	} else {
+		slab = zone_alloc_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, NULL,
+		    M_NOWAIT);
+		if (slab == NULL) {
+			kmem_region_free(kmem_map_arena(), mem, bytes, KMC_SLAB);
+			return (NULL);
+		}
+		slab->us_data = mem;
+		slab->us_flags = 0;
+	}
+	slab->us_keg = keg;
+	slab->us_freecount = (uint16_t)keg->uk_ipers;
+	unsigned w = slab_words(keg);
+	memset(slab->us_free, 0xff, w * sizeof(uint64_t));
+	if (keg->uk_ipers % 64 != 0)
+		slab->us_free[w - 1] = (UINT64_C(1) << (keg->uk_ipers % 64)) - 1;
+	kmem_pt_set_ptr(mem, keg->uk_ppera, KMC_SLAB, slab);
+
+	if (keg->uk_init != NULL) {
+		for (uint32_t i = 0; i < keg->uk_ipers; i++) {
+			char *item = slab->us_data + (size_t)i * keg->uk_rsize;
+			if (keg->uk_init(item, (int)keg->uk_size, wait) != 0) {
+				while (i-- > 0 && keg->uk_fini != NULL)
+					keg->uk_fini(slab->us_data + (size_t)i * keg->uk_rsize,
+					    (int)keg->uk_size);
+				if (!keg->uk_inline)
+					zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone,
+					    slab, NULL, false);
+				kmem_region_free(kmem_map_arena(), mem, bytes, KMC_SLAB);
+				return (NULL);
+			}
+		}
+	}
+	return (slab);
+}
+
+/* Gives a slab back to the map (no lock held); fini runs on every item. */
+static void
+keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
+{
+	size_t bytes = (size_t)keg->uk_ppera * kmem_page_size();
+	char *base = slab_base(slab);
+
+	if (keg->uk_fini != NULL)
+		for (uint32_t i = 0; i < keg->uk_ipers; i++)
+			keg->uk_fini(slab->us_data + (size_t)i * keg->uk_rsize,
+			    (int)keg->uk_size);
+	if (!keg->uk_inline)
+		zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, slab, NULL,
+		    false);
+	kmem_region_free(kmem_map_arena(), base, bytes, KMC_SLAB);
+}
+
+/* Takes one free item of a slab with free items; keg lock held. */
+static void *
+slab_take(struct uma_keg *keg, struct uma_slab *slab)
+{
+	unsigned w = slab_words(keg);
+
+	for (unsigned i = 0; i < w; i++) {
+		uint64_t bits = slab->us_free[i];
+		if (bits != 0) {
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+			slab->us_free[i] = bits & (bits - 1);
+			slab->us_freecount--;
+			return (slab->us_data + ((size_t)i * 64 + b) * keg->uk_rsize);
+		}
+	}
+	kp_fatal("uma: keg of zone %s: slab %p counts %u free items but has none",
+	    keg->uk_primary->uz_name, (void *)slab, slab->us_freecount);
+}
+
+/* Puts a slab on the list its free count calls for; keg lock held. */
+static void
+keg_file_slab(struct uma_keg *keg, struct uma_slab *slab)
+{
+	if (slab->us_freecount == 0)
+		LIST_INSERT_HEAD(&keg->uk_full, slab, us_link);
+	else if (slab->us_freecount == keg->uk_ipers)
+		LIST_INSERT_HEAD(&keg->uk_free, slab, us_link);
+	else
+		LIST_INSERT_HEAD(&keg->uk_part, slab, us_link);
+}
+
+/*
+ * Takes up to max items from the keg into items[]; returns how many (0 only
+ * when the map is short or init failed).  Partial slabs first, then free
+ * slabs, then new slabs; the free items of the reserve are left to
+ * M_USE_RESERVE requests.
+ */
+static int
+keg_fetch(struct uma_keg *keg, void **items, int max, int flags)
+{
+	int n = 0;
+	bool reserve_ok = (flags & M_USE_RESERVE) != 0;
+
+	kp_mutex_lock(&keg->uk_lock);
+	while (n < max) {
+		struct uma_slab *slab = LIST_FIRST(&keg->uk_part);
+		if (slab == NULL)
+			slab = LIST_FIRST(&keg->uk_free);
+		if (slab != NULL && !reserve_ok &&
+		    keg->uk_free_items <= keg->uk_reserve)
+			slab = NULL; /* leave the reserve alone */
+		if (slab == NULL) {
+			if (n > 0)
+				break; /* enough for now: no new slab */
+			kp_mutex_unlock(&keg->uk_lock);
+			slab = keg_alloc_slab(keg, flags);
+			kp_mutex_lock(&keg->uk_lock);
+			if (slab == NULL)
+				break;
+			keg->uk_nslabs++;
+			keg->uk_free_items += keg->uk_ipers;
+			keg_file_slab(keg, slab);
+			continue;
+		}
+		LIST_REMOVE(slab, us_link);
+		while (n < max && slab->us_freecount > 0 &&
+		    (reserve_ok || keg->uk_free_items > keg->uk_reserve)) {
+			items[n++] = slab_take(keg, slab);
+			keg->uk_free_items--;
+		}
+		keg_file_slab(keg, slab);
+	}
+	kp_mutex_unlock(&keg->uk_lock);
+	return (n);
+}
+
+/* Index of item in its slab; aborts for a pointer that is not an item. */
+static uint32_t
+keg_item_index(struct uma_keg *keg, struct uma_slab *slab, void *item,
+    const char *zname)
+{
+	uintptr_t off = (uintptr_t)item - (uintptr_t)slab->us_data;
+	uint32_t idx = (uint32_t)(off / keg->uk_rsize);
+
+	if ((uintptr_t)item < (uintptr_t)slab->us_data || idx >= keg->uk_ipers ||
+	    off % keg->uk_rsize != 0)
+		kp_fatal("uma_zfree: %p is not an item of zone %s (interior "
+		    "pointer or slab padding)", item, zname);
+	return (idx);
+}
+
+/* Returns n items to their slabs; aborts on an item already free. */
+static void
+keg_release(struct uma_keg *keg, void **items, int n, const char *zname)
+{
+	kp_mutex_lock(&keg->uk_lock);
+	for (int i = 0; i < n; i++) {
+		struct uma_slab *slab = uma_item_slab(items[i]);
+		if (slab == NULL || slab->us_keg != keg)
+			kp_fatal("uma_zfree: %p was not allocated from zone %s", items[i],
+			    zname);
+		uint32_t idx = keg_item_index(keg, slab, items[i], zname);
+		uint64_t bit = UINT64_C(1) << (idx % 64);
+		if (slab->us_free[idx / 64] & bit)
+			kp_fatal("uma_zfree: %p: double free in zone %s", items[i],
+			    zname);
+		LIST_REMOVE(slab, us_link);
+		slab->us_free[idx / 64] |= bit;
+		slab->us_freecount++;
+		keg->uk_free_items++;
+		keg_file_slab(keg, slab);
+	}
+	kp_mutex_unlock(&keg->uk_lock);
+}
+
+/*
+ * Gives free slabs back to the map, keeping enough free items for the
+ * reserve.  NOFREE kegs keep everything.
+ */
+static void
+keg_drain(struct uma_keg *keg)
+{
+	struct uma_slablist freed = LIST_HEAD_INITIALIZER(freed);
+	struct uma_slab *slab;
+
+	if (keg->uk_flags & UMA_ZONE_NOFREE)
+		return;
+	kp_mutex_lock(&keg->uk_lock);
+	while ((slab = LIST_FIRST(&keg->uk_free)) != NULL &&
+	    keg->uk_free_items - keg->uk_ipers >= keg->uk_reserve) {
+		LIST_REMOVE(slab, us_link);
+		keg->uk_nslabs--;
+		keg->uk_free_items -= keg->uk_ipers;
+		LIST_INSERT_HEAD(&freed, slab, us_link);
+	}
+	kp_mutex_unlock(&keg->uk_lock);
+	while ((slab = LIST_FIRST(&freed)) != NULL) {
+		LIST_REMOVE(slab, us_link);
+		keg_free_slab(keg, slab);
+	}
+}
+
+/*
+ * Chooses the slab layout: item size, pages per slab and items per slab so
+ * that the waste stays under 1/UMA_MAX_WASTE_DIV of the slab.
+ */
+static void
+keg_layout(struct uma_keg *keg, bool inline_hdr)
+{
+	size_t ps = kmem_page_size();
+	uint32_t rsize = keg->uk_size;
+	uint32_t best_ppera = 1, best_ipers = 0;
+	double best_waste = 2.0;
+
+	if (rsize < 8)
+		rsize = 8;
+	rsize = (rsize + keg->uk_align) & ~keg->uk_align;
+	keg->uk_rsize = rsize;
+	keg->uk_inline = inline_hdr;
+	if (rsize > ps * UMA_SLAB_MAXPAGES / 2) {
+		/* Large items: one per slab, the slab as small as it can be. */
+		best_ppera = (uint32_t)((rsize + (inline_hdr ? 256 : 0) + ps - 1) / ps);
+		best_ipers = 1;
+	} else {
+		for (uint32_t ppera = 1; ppera <= UMA_SLAB_MAXPAGES; ppera++) {
+			size_t bytes = ppera * ps;
+			size_t hdr = 0;
+			uint32_t ipers;
+			if (inline_hdr) {
+				/* Header with a bitset for the most items that fit. */
+				uint32_t guess = (uint32_t)(bytes / rsize);
+				hdr = sizeof(struct uma_slab) + ((guess + 63) / 64) * 8;
+				hdr = (hdr + keg->uk_align) & ~(size_t)keg->uk_align;
+			}
+			ipers = (uint32_t)((bytes - hdr) / rsize);
+			if (ipers > UMA_SLAB_MAXITEMS)
+				ipers = UMA_SLAB_MAXITEMS;
+			if (ipers == 0)
+				continue;
+			double waste = (double)(bytes - hdr - (size_t)ipers * rsize) /
+			    (double)bytes;
+			if (waste < best_waste) {
+				best_waste = waste;
+				best_ppera = ppera;
+				best_ipers = ipers;
+			}
+			if (waste * UMA_MAX_WASTE_DIV < 1.0)
+				break;
+		}
+	}
+	keg->uk_ppera = best_ppera;
+	keg->uk_ipers = best_ipers;
+	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
+	    ((best_ipers + 63) / 64) * 8);
+	if (inline_hdr) {
+		keg->uk_hdroff = (keg->uk_hdrsize + keg->uk_align) & ~keg->uk_align;
+		keg->uk_hdrzone = -1;
+	} else {
+		keg->uk_hdroff = 0;
+		keg->uk_hdrzone = -1;
+		for (int i = 0; i < UMA_NHDRZONES; i++) {
+			if (keg->uk_hdrsize <= uma_hdr_sizes[i]) {
+				keg->uk_hdrzone = i;
+				break;
+			}
+		}
+		if (keg->uk_hdrzone < 0)
+			kp_fatal("uma: slab header of %u bytes has no zone",
+			    keg->uk_hdrsize);
+	}
+}
+
+/* ---- zone <-> keg -------------------------------------------------------------- */
+
+static void
+zone_log_warning(struct uma_zone *zone)
+{
+	uint64_t now = kp_clock_ns();
+
+	if (zone->uz_warning[0] == '\0')
+		return;
+	if (zone->uz_last_warn != 0 && now - zone->uz_last_warn < UMA_WARN_NS)
+		return;
+	zone->uz_last_warn = now;
+	kp_log("[zone: %s] %s", zone->uz_name, zone->uz_warning);
+}
+
+/*
+ * How many of `want` items the limit lets this request take (0: none).
+ * M_WAITOK requests sleep until at least one is allowed.  Zone lock not
+ * held on entry or return.
+ */
+static int
+zone_limit_take(struct uma_zone *zone, int want, int flags)
+{
+	uint64_t max, items;
+	bool hit = false, slept = false;
+
+	if (zone->uz_max_items == 0) {
+		atomic_fetch_add(&zone->uz_items, (uint64_t)want);
+		return (want);
+	}
+	kp_mutex_lock(&zone->uz_lock);
+	for (;;) {
+		max = zone->uz_max_items;
+		if (max == 0) {
+			atomic_fetch_add(&zone->uz_items, (uint64_t)want);
+			break;
+		}
+		if (!(flags & M_USE_RESERVE))
+			max = max > zone->uz_reserve ? max - zone->uz_reserve : 0;
+		items = atomic_load(&zone->uz_items);
+		if (items < max) {
+			if ((uint64_t)want > max - items)
+				want = (int)(max - items);
+			atomic_fetch_add(&zone->uz_items, (uint64_t)want);
+			break;
+		}
+		if (!hit) {
+			hit = true;
+			zone_log_warning(zone);
+			uma_maxaction_t fn = zone->uz_maxaction;
+			if (fn != NULL) {
+				kp_mutex_unlock(&zone->uz_lock);
+				fn(zone, 0);
+				kp_mutex_lock(&zone->uz_lock);
+				continue;
+			}
+		}
+		if (flags & M_NOWAIT) {
+			want = 0;
+			break;
+		}
+		/* Sleep; frees bypass the caches while anyone sleeps. */
+		if (zone->uz_sleepers++ == 0)
+			atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_SLEEPERS);
+		atomic_fetch_add(&zone->uz_sleeps, 1);
+		slept = true;
+		(void)kp_cond_timedwait(&zone->uz_cv, &zone->uz_lock, UMA_SLEEP_NS);
+		if (--zone->uz_sleepers == 0)
+			atomic_fetch_and(&zone->uz_freeslow,
+			    ~(uint32_t)UMA_FREESLOW_SLEEPERS);
+		if (slept) /* others may hold items in caches: ask for them */
+			atomic_fetch_add(&uma_drain_gen, 1);
+	}
+	kp_mutex_unlock(&zone->uz_lock);
+	return (want);
+}
+
+/* Gives back limit room for n items and wakes sleepers. */
+static void
+zone_limit_put(struct uma_zone *zone, int n)
+{
+	atomic_fetch_sub(&zone->uz_items, (uint64_t)n);
+	if (zone->uz_max_items != 0 &&
+	    (atomic_load(&zone->uz_freeslow) & UMA_FREESLOW_SLEEPERS)) {
+		kp_mutex_lock(&zone->uz_lock);
+		kp_cond_broadcast(&zone->uz_cv);
+		kp_mutex_unlock(&zone->uz_lock);
+	}
+}
+
+/*
+ * Takes up to max items for the zone from its keg: limit, keg, then the
+ * secondary zone's init.  Returns how many.
+ */
+static int
+zone_import(struct uma_zone *zone, void **items, int max, int flags)
+{
+	int allowed, n;
+
+	allowed = zone_limit_take(zone, max, flags);
+	if (allowed == 0)
+		return (0);
+	n = keg_fetch(zone->uz_keg, items, allowed, flags);
+	if (n < allowed)
+		zone_limit_put(zone, allowed - n);
+	if (zone->uz_init != NULL) {
+		for (int i = 0; i < n; i++) {
+			if (zone->uz_init(items[i], (int)zone->uz_size,
+			    flags & (M_NOWAIT | M_WAITOK)) != 0) {
+				/* Give back this one and the rest. */
+				keg_release(zone->uz_keg, &items[i], n - i, zone->uz_name);
+				zone_limit_put(zone, n - i);
+				n = i;
+				break;
+			}
+		}
+	}
+	return (n);
+}
+
+/* Returns items from the zone to its keg. */
+static void
+zone_release(struct uma_zone *zone, void **items, int n)
+{
+	if (n == 0)
+		return;
+	if (zone->uz_fini != NULL)
+		for (int i = 0; i < n; i++)
+			zone->uz_fini(items[i], (int)zone->uz_size);
+	keg_release(zone->uz_keg, items, n, zone->uz_name);
+	zone_limit_put(zone, n);
+}
+
+/* One item straight from the keg (no cache), with ctor and M_ZERO. */
+static void *
+zone_alloc_item(struct uma_zone *zone, void *arg, int flags)
+{
+	void *item;
+
+	if (zone_import(zone, &item, 1, flags) != 1) {
+		atomic_fetch_add(&zone->uz_fails, 1);
+		return (NULL);
+	}
+	if (zone->uz_ctor != NULL &&
+	    zone->uz_ctor(item, (int)zone->uz_size, arg, flags) != 0) {
+		zone_free_item(zone, item, arg, false);
+		atomic_fetch_add(&zone->uz_fails, 1);
+		return (NULL);
+	}
+	atomic_fetch_add(&zone->uz_allocs, 1);
+	if (flags & M_ZERO)
+		memset(item, 0, zone->uz_size);
+	return (item);
+}
+
+/* One item straight back to the keg (no cache). */
+static void
+zone_free_item(struct uma_zone *zone, void *item, void *arg, bool dtor)
+{
+	if (dtor && zone->uz_dtor != NULL)
+		zone->uz_dtor(item, (int)zone->uz_size, arg);
+	zone_release(zone, &item, 1);
+}
+
+/* ---- buckets ----------------------------------------------------------------- */
+
+static int
+bucket_zone_for(uint32_t entries)
+{
+	int z = 0;
+
+	for (int i = 0; i < UMA_NBUCKETZONES; i++)
+		if (uma_bucket_entries[i] <= entries)
+			z = i;
+	return (z);
+}
+
+/* An empty bucket: a spare of the zone's, or a new one. */
+static struct uma_bucket *
+bucket_alloc(struct uma_zone *zone, int flags)
+{
+	struct uma_bucket *b;
+	int z = bucket_zone_for(zone->uz_bucket_size);
+
+	kp_mutex_lock(&zone->uz_lock);
+	b = TAILQ_FIRST(&zone->uz_empty);
+	if (b != NULL && b->ub_bzone >= (uint32_t)z) {
+		TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
+		zone->uz_nempty--;
+		kp_mutex_unlock(&zone->uz_lock);
+		return (b);
+	}
+	kp_mutex_unlock(&zone->uz_lock);
+	b = zone_alloc_item(&uma_bucket_zk[z].zk_zone, NULL,
+	    (flags & ~(M_WAITOK | M_ZERO | M_USE_RESERVE)) | M_NOWAIT);
+	if (b == NULL)
+		return (NULL);
+	b->ub_cnt = 0;
+	b->ub_entries = uma_bucket_entries[z];
+	b->ub_bzone = (uint32_t)z;
+	return (b);
+}
+
+static void
+bucket_free(struct uma_zone *zone, struct uma_bucket *b)
+{
+	if (zone != NULL) {
+		kp_mutex_lock(&zone->uz_lock);
+		if (zone->uz_nempty < UMA_EMPTY_BUCKETS) {
+			TAILQ_INSERT_HEAD(&zone->uz_empty, b, ub_link);
+			zone->uz_nempty++;
+			kp_mutex_unlock(&zone->uz_lock);
+			return;
+		}
+		kp_mutex_unlock(&zone->uz_lock);
+	}
+	zone_free_item(&uma_bucket_zk[b->ub_bzone].zk_zone, b, NULL, false);
+}
+
+/* Empties a bucket into the keg and frees it. */
+static void
+bucket_drain(struct uma_zone *zone, struct uma_bucket *b)
+{
+	zone_release(zone, b->ub_bucket, b->ub_cnt);
+	b->ub_cnt = 0;
+	zone_free_item(&uma_bucket_zk[b->ub_bzone].zk_zone, b, NULL, false);
+}
+
+/* Puts a bucket with items in the zone's bucket cache; zone lock held. */
+static void
+zone_put_bucket(struct uma_zone *zone, struct uma_bucket *b)
+{
+	TAILQ_INSERT_HEAD(&zone->uz_full, b, ub_link);
+	zone->uz_nfull++;
+	zone->uz_bkt_count += b->ub_cnt;
+	if (zone->uz_bkt_count > zone->uz_bkt_imax)
+		zone->uz_bkt_imax = zone->uz_bkt_count;
+}
+
+/* Takes a bucket with items from the zone's bucket cache; zone lock held. */
+static struct uma_bucket *
+zone_get_bucket(struct uma_zone *zone)
+{
+	struct uma_bucket *b = TAILQ_FIRST(&zone->uz_full);
+
+	if (b == NULL)
+		return (NULL);
+	TAILQ_REMOVE(&zone->uz_full, b, ub_link);
+	zone->uz_nfull--;
+	zone->uz_bkt_count -= b->ub_cnt;
+	if (zone->uz_bkt_count < zone->uz_bkt_imin)
+		zone->uz_bkt_imin = zone->uz_bkt_count;
+	return (b);
+}
+
+/*
+ * Releases the buckets of the bucket cache beyond `keep` items to the keg.
+ */
+static void
+zone_trim_buckets(struct uma_zone *zone, uint64_t keep)
+{
+	struct uma_bucketlist out = TAILQ_HEAD_INITIALIZER(out);
+	struct uma_bucket *b;
+
+	kp_mutex_lock(&zone->uz_lock);
+	while ((b = TAILQ_LAST(&zone->uz_full, uma_bucketlist)) != NULL &&
+	    zone->uz_bkt_count > keep) {
+		TAILQ_REMOVE(&zone->uz_full, b, ub_link);
+		zone->uz_nfull--;
+		zone->uz_bkt_count -= b->ub_cnt;
+		TAILQ_INSERT_HEAD(&out, b, ub_link);
+	}
+	if (keep == 0) {
+		while ((b = TAILQ_FIRST(&zone->uz_empty)) != NULL) {
+			TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
+			zone->uz_nempty--;
+			TAILQ_INSERT_HEAD(&out, b, ub_link);
+		}
+	}
+	zone->uz_bkt_imin = zone->uz_bkt_imax = zone->uz_bkt_count;
+	kp_mutex_unlock(&zone->uz_lock);
+	while ((b = TAILQ_FIRST(&out)) != NULL) {
+		TAILQ_REMOVE(&out, b, ub_link);
+		bucket_drain(zone, b);
+	}
+}
+
+/* ---- thread caches -------------------------------------------------------------- */
+
+static inline uint32_t
+cache_acnt(const struct uma_cache *c)
+{
+	return (UMA_STAT_LOAD(c->uc_acnt));
+}
+
+static inline uint32_t
+cache_fcnt(const struct uma_cache *c)
+{
+	return (UMA_STAT_LOAD(c->uc_fcnt));
+}
+
+/* Swaps the alloc and free buckets (slow path; owner only). */
+static void
+cache_swap(struct uma_cache *c)
+{
+	void **ai = c->uc_aitems;
+	uint32_t acnt = c->uc_acnt, aent = c->uc_aentries;
+
+	c->uc_aitems = c->uc_fitems;
+	c->uc_aentries = c->uc_fentries;
+	UMA_STAT_STORE(c->uc_acnt, c->uc_fcnt);
+	c->uc_fitems = ai;
+	c->uc_fentries = aent;
+	UMA_STAT_STORE(c->uc_fcnt, acnt);
+}
+
+/* Installs b (cnt items) as the alloc bucket; returns the old one. */
+static struct uma_bucket *
+cache_set_alloc(struct uma_cache *c, struct uma_bucket *b, uint32_t cnt)
+{
+	struct uma_bucket *old = uma_bucket_of(c->uc_aitems);
+
+	if (old != NULL)
+		old->ub_cnt = (uint16_t)c->uc_acnt;
+	UMA_STAT_STORE(c->uc_acnt, 0);
+	c->uc_aitems = b != NULL ? b->ub_bucket : NULL;
+	c->uc_aentries = b != NULL ? b->ub_entries : 0;
+	UMA_STAT_STORE(c->uc_acnt, cnt);
+	return (old);
+}
+
+/* Installs b (cnt items) as the free bucket; returns the old one. */
+static struct uma_bucket *
+cache_set_free(struct uma_cache *c, struct uma_bucket *b, uint32_t cnt)
+{
+	struct uma_bucket *old = uma_bucket_of(c->uc_fitems);
+
+	if (old != NULL)
+		old->ub_cnt = (uint16_t)c->uc_fcnt;
+	UMA_STAT_STORE(c->uc_fcnt, 0);
+	c->uc_fitems = b != NULL ? b->ub_bucket : NULL;
+	c->uc_fentries = b != NULL ? b->ub_entries : 0;
+	UMA_STAT_STORE(c->uc_fcnt, cnt);
+	return (old);
+}
+
+/*
+ * Empties one slot of a thread cache into its zone: counts folded into the
+ * zone's, buckets to the bucket cache (or to the keg if to_keg).  Caller
+ * holds uma_tc_lock, so that readers never count a thread's share twice or
+ * not at all.
+ */
+static void
+cache_flush(struct uma_zone *zone, struct uma_cache *c, bool to_keg)
+{
+	struct uma_bucket *b[2];
+
+	atomic_fetch_add(&zone->uz_allocs, UMA_STAT_LOAD(c->uc_allocs));
+	UMA_STAT_STORE(c->uc_allocs, 0);
+	b[0] = uma_bucket_of(c->uc_aitems);
+	b[1] = uma_bucket_of(c->uc_fitems);
+	if (b[0] != NULL)
+		b[0]->ub_cnt = (uint16_t)c->uc_acnt;
+	if (b[1] != NULL)
+		b[1]->ub_cnt = (uint16_t)c->uc_fcnt;
+	UMA_STAT_STORE(c->uc_acnt, 0);
+	UMA_STAT_STORE(c->uc_fcnt, 0);
+	c->uc_aentries = c->uc_fentries = 0;
+	c->uc_aitems = c->uc_fitems = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (b[i] == NULL)
+			continue;
+		if (b[i]->ub_cnt == 0) {
+			bucket_free(zone, b[i]);
+		} else if (to_keg) {
+			bucket_drain(zone, b[i]);
+		} else {
+			kp_mutex_lock(&zone->uz_lock);
+			zone_put_bucket(zone, b[i]);
+			kp_mutex_unlock(&zone->uz_lock);
+		}
+	}
+}
+
+/* Empties every slot of tc; uma_zones_lock and uma_tc_lock held. */
+static void
+tcache_flush_locked(struct uma_tcache *tc, bool to_keg)
+{
+	for (unsigned id = 1; id < UMA_CACHE_ZONES; id++) {
+		struct uma_cache *c = &tc->tc_cache[id];
+		if (c->uc_aitems == NULL && c->uc_fitems == NULL &&
+		    c->uc_allocs == 0)
+			continue;
+		if (uma_zone_by_id[id] != NULL)
+			cache_flush(uma_zone_by_id[id], c, to_keg);
+	}
+}
+
+static void
+tcache_flush(struct uma_tcache *tc, bool to_keg)
+{
+	kp_mutex_lock(&uma_zones_lock);
+	kp_mutex_lock(&uma_tc_lock);
+	tcache_flush_locked(tc, to_keg);
+	kp_mutex_unlock(&uma_tc_lock);
+	kp_mutex_unlock(&uma_zones_lock);
+}
+
+/* Thread exit: everything back to the zones, the cache to the map. */
+static void
+tcache_destroy(void *arg)
+{
+	struct uma_tcache *tc = arg;
+
+	if (tc == NULL || tc == &uma_tcache_empty)
+		return;
+	uma_tc_exited = true;
+	uma_tc = (struct uma_tcache *)&uma_tcache_empty;
+	kp_mutex_lock(&uma_zones_lock);
+	kp_mutex_lock(&uma_tc_lock);
+	tcache_flush_locked(tc, false);
+	LIST_REMOVE(tc, tc_link);
+	kp_mutex_unlock(&uma_tc_lock);
+	kp_mutex_unlock(&uma_zones_lock);
+	kmem_region_free(kmem_map_arena(), tc, sizeof(*tc), KMC_META);
+}
+
+/* The calling thread's cache, made on first use; NULL if it cannot be. */
+static struct uma_tcache *
+tcache_get(void)
+{
+	struct uma_tcache *tc = uma_tc;
+
+	if (KP_LIKELY(tc != &uma_tcache_empty))
+		return (tc);
+	if (uma_tc_exited)
+		return (NULL);
+	tc = kmem_region_alloc(kmem_map_arena(), sizeof(*tc), M_NOWAIT, KMC_META,
+	    "uma thread cache");
+	if (tc == NULL)
+		return (NULL);
+	tc->tc_tid = kp_thread_id();
+	tc->tc_drain_gen = atomic_load(&uma_drain_gen);
+	kp_mutex_lock(&uma_tc_lock);
+	LIST_INSERT_HEAD(&uma_tcaches, tc, tc_link);
+	kp_mutex_unlock(&uma_tc_lock);
+	pthread_setspecific(uma_tc_key, tc);
+	uma_tc = tc;
+	return (tc);
+}
+
+/* ---- housekeeping: drain requests and the periodic trim -------------------------- */
+
+static void uma_trim_all(void);
+
+static void
+uma_housekeeping(void)
+{
+	struct uma_tcache *tc = uma_tc;
+	uint64_t gen = atomic_load_explicit(&uma_drain_gen, memory_order_relaxed);
+	uint64_t now, due;
+
+	if (tc != &uma_tcache_empty && tc->tc_drain_gen != gen) {
+		tc->tc_drain_gen = gen;
+		tcache_flush(tc, true);
+	}
+	now = kp_clock_ns();
+	due = atomic_load_explicit(&uma_next_trim, memory_order_relaxed);
+	if (now >= due && atomic_compare_exchange_strong(&uma_next_trim, &due,
+	    now + UMA_TRIM_NS))
+		uma_trim_all();
+}
+
+/* ---- allocation and free ------------------------------------------------------- */
+
+static KP_NOINLINE void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
+static KP_NOINLINE void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);
+
+void *
+uma_zalloc_arg(uma_zone_t zone, void *arg, int flags)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	uint32_t n = c->uc_acnt;
+
+	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
+		return (uma_zalloc_slow(zone, arg, flags));
+	n--;
+	UMA_STAT_STORE(c->uc_acnt, n);
+	UMA_STAT_INC(c->uc_allocs);
+	return (c->uc_aitems[n]);
+}
+
+void
+uma_zfree_arg(uma_zone_t zone, void *item, void *arg)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	size_t n = c->uc_acnt;
+
+	if (KP_UNLIKELY(n >= c->uc_aentries || item == NULL ||
+	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0))
+		return (uma_zfree_slow(zone, item, arg));
+	c->uc_aitems[n] = item;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)(n + 1));
+}
+
+static void
+uma_check_flags(const char *what, uma_zone_t zone, int flags)
+{
+	int w = flags & (M_NOWAIT | M_WAITOK);
+
+	if (KP_UNLIKELY(w != M_NOWAIT && w != M_WAITOK))
+		kp_fatal("%s: zone %s: flags 0x%x must contain exactly one of "
+		    "M_NOWAIT and M_WAITOK", what, zone->uz_name, (unsigned)flags);
+}
+
+/* Runs the ctor and M_ZERO on an item from the cache. */
+static void *
+zalloc_finish(uma_zone_t zone, void *item, void *arg, int flags)
+{
+	if (zone->uz_ctor != NULL &&
+	    zone->uz_ctor(item, (int)zone->uz_size, arg, flags) != 0) {
+		/* The item goes back without its dtor: it was never made. */
+		uma_zfree_slow(zone, item, (void *)&uma_tcache_empty);
+		atomic_fetch_add(&zone->uz_fails, 1);
+		return (NULL);
+	}
+	if (flags & M_ZERO)
+		memset(item, 0, zone->uz_size);
+	return (item);
+}
+
+static void *
+uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
+{
+	struct uma_tcache *tc;
+	struct uma_cache *c;
+	struct uma_bucket *b, *old;
+	void *item;
+
+	uma_check_flags("uma_zalloc", zone, flags);
+	uma_housekeeping();
+	if (zone->uz_id == UMA_SLOT_NONE ||
+	    (atomic_load(&zone->uz_freeslow) & UMA_FREESLOW_NOCACHE) ||
+	    (tc = tcache_get()) == NULL)
+		return (zone_alloc_item(zone, arg, flags));
+	c = &tc->tc_cache[zone->uz_id];
+	for (;;) {
+		uint32_t n = c->uc_acnt;
+		if (n > 0) {
+			item = c->uc_aitems[n - 1];
+			UMA_STAT_STORE(c->uc_acnt, n - 1);
+			item = zalloc_finish(zone, item, arg, flags);
+			if (item != NULL)
+				UMA_STAT_INC(c->uc_allocs);
+			return (item);
+		}
+		if (cache_fcnt(c) > 0) {
+			cache_swap(c);
+			continue;
+		}
+		/* A bucket from the zone's bucket cache. */
+		if (!kp_mutex_trylock(&zone->uz_lock)) {
+			kp_mutex_lock(&zone->uz_lock);
+			/* Contention: bigger buckets mean fewer visits. */
+			if (zone->uz_bucket_size < zone->uz_bucket_size_max) {
+				int z = bucket_zone_for(zone->uz_bucket_size);
+				if (z + 1 < UMA_NBUCKETZONES &&
+				    uma_bucket_entries[z + 1] <= zone->uz_bucket_size_max)
+					zone->uz_bucket_size = uma_bucket_entries[z + 1];
+			}
+		}
+		b = zone_get_bucket(zone);
+		kp_mutex_unlock(&zone->uz_lock);
+		if (b == NULL) {
+			/* Fill one from the keg. */
+			if (flags & M_USE_RESERVE)
+				return (zone_alloc_item(zone, arg, flags));
+			b = bucket_alloc(zone, flags);
+			if (b == NULL)
+				return (zone_alloc_item(zone, arg, flags));
+			int got = zone_import(zone, b->ub_bucket, b->ub_entries, flags);
+			if (got == 0) {
+				bucket_free(zone, b);
+				atomic_fetch_add(&zone->uz_fails, 1);
+				return (NULL);
+			}
+			b->ub_cnt = (uint16_t)got;
+		}
+		old = cache_set_alloc(c, b, b->ub_cnt);
+		if (old != NULL) {
+			if (old->ub_cnt > 0) { /* refilled meanwhile by a callback */
+				kp_mutex_lock(&zone->uz_lock);
+				zone_put_bucket(zone, old);
+				kp_mutex_unlock(&zone->uz_lock);
+			} else {
+				bucket_free(zone, old);
+			}
+		}
+	}
+}
+
+static void
+uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
+{
+	struct uma_tcache *tc;
+	struct uma_cache *c;
+	struct uma_bucket *b, *old;
+
+	if (item == NULL)
+		return;
+	/* arg == &uma_tcache_empty: a ctor failed; no dtor. */
+	bool dtor = arg != (void *)&uma_tcache_empty;
+	if (!dtor)
+		arg = NULL;
+	if (dtor && zone->uz_dtor != NULL)
+		zone->uz_dtor(item, (int)zone->uz_size, arg);
+	uint32_t fs = atomic_load(&zone->uz_freeslow);
+	if (zone->uz_id == UMA_SLOT_NONE ||
+	    (fs & (UMA_FREESLOW_SLEEPERS | UMA_FREESLOW_NOCACHE)) ||
+	    (tc = tcache_get()) == NULL) {
+		zone_free_item(zone, item, NULL, false);
+		return;
+	}
+	uma_housekeeping();
+	c = &tc->tc_cache[zone->uz_id];
+	for (;;) {
+		uint32_t n = c->uc_acnt;
+		if (n < c->uc_aentries) {
+			c->uc_aitems[n] = item;
+			UMA_STAT_STORE(c->uc_acnt, n + 1);
+			return;
+		}
+		n = c->uc_fcnt;
+		if (n < c->uc_fentries) {
+			c->uc_fitems[n] = item;
+			UMA_STAT_STORE(c->uc_fcnt, n + 1);
+			return;
+		}
+		if (c->uc_acnt == 0 && c->uc_fitems != NULL) {
+			/* The full free bucket becomes the alloc bucket. */
+			cache_swap(c);
+			continue;
+		}
+		/* Hand the full bucket to the zone; take an empty one. */
+		b = bucket_alloc(zone, M_NOWAIT);
+		if (b == NULL) {
+			zone_free_item(zone, item, NULL, false);
+			return;
+		}
+		old = cache_set_free(c, b, 0);
+		if (old != NULL) {
+			if (old->ub_cnt > 0) {
+				kp_mutex_lock(&zone->uz_lock);
+				zone_put_bucket(zone, old);
+				kp_mutex_unlock(&zone->uz_lock);
+			} else {
+				bucket_free(zone, old);
+			}
+		}
+	}
+}
+
+/* ---- zone creation and destruction ------------------------------------------------- */
+
+static void
+zone_init_common(struct uma_zone *zone, const char *name, size_t size,
+    uma_ctor ctor, uma_dtor dtor, uint32_t flags)
+{
+	kp_mutex_init(&zone->uz_lock);
+	kp_cond_init(&zone->uz_cv);
+	TAILQ_INIT(&zone->uz_full);
+	TAILQ_INIT(&zone->uz_empty);
+	snprintf(zone->uz_name, sizeof(zone->uz_name), "%s", name);
+	zone->uz_size = (uint32_t)size;
+	zone->uz_ctor = ctor;
+	zone->uz_dtor = dtor;
+	zone->uz_flags = flags;
+	zone->uz_allocslow = ctor != NULL ? ~0u : (uint32_t)M_ZERO;
+	zone->uz_freeslow = dtor != NULL ? UMA_FREESLOW_DTOR : 0;
+	zone->uz_primary = zone;
+}
+
+static void
+zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
+{
+	uint32_t max;
+
+	if (rsize <= 128)
+		max = 253;
+	else if (rsize <= 512)
+		max = 125;
+	else if (rsize <= 2048)
+		max = 61;
+	else if (rsize <= 8192)
+		max = 29;
+	else if (rsize <= 32768)
+		max = 13;
+	else
+		max = 5;
+	zone->uz_bucket_size_max = max;
+	zone->uz_bucket_size = max;
+}
+
+static void
+keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
+    uma_init uminit, uma_fini fini, uint32_t align, uint32_t flags,
+    bool inline_hdr)
+{
+	kp_mutex_init(&keg->uk_lock);
+	LIST_INIT(&keg->uk_part);
+	LIST_INIT(&keg->uk_full);
+	LIST_INIT(&keg->uk_free);
+	keg->uk_size = (uint32_t)size;
+	keg->uk_align = align;
+	keg->uk_flags = flags;
+	keg->uk_init = uminit;
+	keg->uk_fini = fini;
+	keg->uk_primary = zone;
+	keg_layout(keg, inline_hdr);
+	zone->uz_keg = keg;
+}
+
+/* One of kmem's own zones, in static storage: no cache, inline headers. */
+static void
+uma_internal_zone(struct uma_zk *zk, const char *name, size_t size)
+{
+	zone_init_common(&zk->zk_zone, name, size, NULL, NULL,
+	    UMA_ZONE_NOBUCKET | UMA_ZFLAG_INTERNAL);
+	zk->zk_zone.uz_internal = true;
+	zk->zk_zone.uz_cacheoff = (uint32_t)offsetof(struct uma_tcache, tc_cache);
+	zk->zk_zone.uz_freeslow |= UMA_FREESLOW_NOCACHE;
+	/* Cache-line aligned: slab headers must be (page table pointers). */
+	keg_init(&zk->zk_keg, &zk->zk_zone, size, NULL, NULL, UMA_CACHE_LINE - 1,
+	    UMA_ZONE_NOBUCKET, true);
+	LIST_INSERT_HEAD(&uma_zones, &zk->zk_zone, uz_link);
+}
+
+static void
+uma_lowmem(void *arg, int flags)
+{
+	uma_reclaim(UMA_RECLAIM_DRAIN);
+}
+
+static void
+uma_startup(void)
+{
+	char name[UMA_NAME_MAX];
+
+	if (!kmem_ready())
+		return;
+	kp_mutex_lock(&uma_startup_lock);
+	if (atomic_load(&uma_ready)) {
+		kp_mutex_unlock(&uma_startup_lock);
+		return;
+	}
+	kp_mutex_lock(&uma_zones_lock);
+	for (int i = 0; i < UMA_NBUCKETZONES; i++) {
+		snprintf(name, sizeof(name), "%u Bucket",
+		    (unsigned)uma_bucket_entries[i]);
+		uma_internal_zone(&uma_bucket_zk[i], name,
+		    UMA_BUCKET_HDR + (size_t)uma_bucket_entries[i] * sizeof(void *));
+	}
+	for (int i = 0; i < UMA_NHDRZONES; i++) {
+		snprintf(name, sizeof(name), "UMA Slabs %u",
+		    (unsigned)uma_hdr_sizes[i]);
+		uma_internal_zone(&uma_hdr_zk[i], name, uma_hdr_sizes[i]);
+	}
+	uma_internal_zone(&uma_zones_zk, "UMA Zones", sizeof(struct uma_zk));
+	kp_mutex_unlock(&uma_zones_lock);
+	if (pthread_key_create(&uma_tc_key, tcache_destroy) != 0)
+		kp_fatal("uma: cannot create the thread-cache key");
+	atomic_store(&uma_next_trim, kp_clock_ns() + UMA_TRIM_NS);
+	(void)kmem_lowmem_register(uma_lowmem, NULL);
+	atomic_store(&uma_ready, true);
+	kp_mutex_unlock(&uma_startup_lock);
+}
+
+static bool
+uma_up(void)
+{
+	if (KP_LIKELY(atomic_load_explicit(&uma_ready, memory_order_acquire)))
+		return (true);
+	uma_startup();
+	return (atomic_load(&uma_ready));
+}
+
+/* A free slot id, or UMA_SLOT_NONE; uma_zones_lock held. */
+static uint32_t
+uma_id_alloc(struct uma_zone *zone)
+{
+	for (uint32_t id = 1; id < UMA_CACHE_ZONES; id++) {
+		if (uma_zone_by_id[id] == NULL) {
+			uma_zone_by_id[id] = zone;
+			return (id);
+		}
+	}
+	return (UMA_SLOT_NONE);
+}
+
+/* Registers a new zone: slot and list; takes uma_zones_lock. */
+static void
+zone_register(struct uma_zone *zone, bool cache)
+{
+	kp_mutex_lock(&uma_zones_lock);
+	zone->uz_id = cache ? uma_id_alloc(zone) : UMA_SLOT_NONE;
+	zone->uz_cacheoff = (uint32_t)(offsetof(struct uma_tcache, tc_cache) +
+	    zone->uz_id * sizeof(struct uma_cache));
+	if (zone->uz_id == UMA_SLOT_NONE)
+		atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_NOCACHE);
+	LIST_INSERT_HEAD(&uma_zones, zone, uz_link);
+	kp_mutex_unlock(&uma_zones_lock);
+}
+
+uma_zone_t
+uma_zcreate(const char *name, size_t size, uma_ctor ctor, uma_dtor dtor,
+    uma_init uminit, uma_fini fini, int align, uint32_t flags)
+{
+	struct uma_zk *zk;
+	uint32_t amask;
+	const uint32_t known = UMA_ZONE_ZINIT | UMA_ZONE_NOFREE |
+	    UMA_ZONE_NOBUCKET;
+
+	if (name == NULL || name[0] == '\0' || strlen(name) >= UMA_NAME_MAX) {
+		kp_log("uma_zcreate: a zone name must be 1 to %d characters",
+		    UMA_NAME_MAX - 1);
+		return (NULL);
+	}
+	if (size == 0 || size > ((size_t)1 << 30)) {
+		kp_log("uma_zcreate(%s): item size %zu must be 1 byte to 1 GiB",
+		    name, size);
+		return (NULL);
+	}
+	amask = align == UMA_ALIGN_CACHE ? UMA_CACHE_LINE - 1 : (uint32_t)align;
+	if (align < -1 || (amask & (amask + 1)) != 0 ||
+	    amask >= kmem_page_size()) {
+		kp_log("uma_zcreate(%s): alignment mask %d is not a power of two "
+		    "less one below the page size", name, align);
+		return (NULL);
+	}
+	if ((flags & ~known) != 0) {
+		kp_log("uma_zcreate(%s): unknown flags 0x%x", name,
+		    (unsigned)(flags & ~known));
+		return (NULL);
+	}
+	if (!uma_up())
+		return (NULL);
+	zk = zone_alloc_item(&uma_zones_zk.zk_zone, NULL, M_WAITOK);
+	if (zk == NULL)
+		return (NULL);
+	memset(zk, 0, sizeof(*zk));
+	zone_init_common(&zk->zk_zone, name, size, ctor, dtor, flags);
+	keg_init(&zk->zk_keg, &zk->zk_zone, size, uminit, fini, amask, flags,
+	    false);
+	zone_set_bucket_sizes(&zk->zk_zone, zk->zk_keg.uk_rsize);
+	zone_register(&zk->zk_zone, (flags & UMA_ZONE_NOBUCKET) == 0);
+	return (&zk->zk_zone);
+}
+
+uma_zone_t
+uma_zsecond_create(const char *name, uma_ctor ctor, uma_dtor dtor,
+    uma_init zinit, uma_fini zfini, uma_zone_t primary)
+{
+	struct uma_zk *zk;
+
+	if (primary == NULL || (primary->uz_flags & UMA_ZFLAG_SECONDARY)) {
+		kp_log("uma_zsecond_create(%s): the primary must be a primary zone",
+		    name != NULL ? name : "NULL");
+		return (NULL);
+	}
+	if (name == NULL || name[0] == '\0' || strlen(name) >= UMA_NAME_MAX) {
+		kp_log("uma_zsecond_create: a zone name must be 1 to %d characters",
+		    UMA_NAME_MAX - 1);
+		return (NULL);
+	}
+	if (!uma_up())
+		return (NULL);
+	zk = zone_alloc_item(&uma_zones_zk.zk_zone, NULL, M_WAITOK);
+	if (zk == NULL)
+		return (NULL);
+	memset(zk, 0, sizeof(*zk));
+	zone_init_common(&zk->zk_zone, name, primary->uz_size, ctor, dtor,
+	    (primary->uz_flags & ~UMA_ZFLAG_INTERNAL) | UMA_ZFLAG_SECONDARY);
+	zk->zk_zone.uz_init = zinit;
+	zk->zk_zone.uz_fini = zfini;
+	zk->zk_zone.uz_keg = primary->uz_keg;
+	zk->zk_zone.uz_primary = primary;
+	zk->zk_zone.uz_bucket_size = primary->uz_bucket_size;
+	zk->zk_zone.uz_bucket_size_max = primary->uz_bucket_size_max;
+	kp_mutex_lock(&primary->uz_lock);
+	primary->uz_nsecondary++;
+	kp_mutex_unlock(&primary->uz_lock);
+	zone_register(&zk->zk_zone,
+	    (primary->uz_flags & UMA_ZONE_NOBUCKET) == 0);
+	return (&zk->zk_zone);
+}
+
+void
+uma_zdestroy(uma_zone_t zone)
+{
+	struct uma_keg *keg;
+	uint64_t lost;
+
+	if (zone == NULL)
+		return;
+	if (zone->uz_internal)
+		kp_fatal("uma_zdestroy: zone %s is one of kmem's own", zone->uz_name);
+	if (zone->uz_nsecondary != 0)
+		kp_fatal("uma_zdestroy: zone %s still has %u secondary zones",
+		    zone->uz_name, zone->uz_nsecondary);
+	/* Nobody may use the zone now: take its items out of every cache. */
+	kp_mutex_lock(&uma_zones_lock);
+	LIST_REMOVE(zone, uz_link);
+	kp_mutex_lock(&uma_tc_lock);
+	if (zone->uz_id != UMA_SLOT_NONE) {
+		struct uma_tcache *tc;
+		LIST_FOREACH(tc, &uma_tcaches, tc_link)
+			cache_flush(zone, &tc->tc_cache[zone->uz_id], true);
+		uma_zone_by_id[zone->uz_id] = NULL;
+	}
+	kp_mutex_unlock(&uma_tc_lock);
+	kp_mutex_unlock(&uma_zones_lock);
+	zone_trim_buckets(zone, 0);
+
+	keg = zone->uz_keg;
+	lost = atomic_load(&zone->uz_items);
+	if (lost != 0)
+		kp_log("uma_zdestroy: zone %s: %" PRIu64 " items (%" PRIu64
+		    " bytes) still allocated; their memory is given back", zone->uz_name,
+		    lost, lost * zone->uz_size);
+	if (zone->uz_flags & UMA_ZFLAG_SECONDARY) {
+		struct uma_zone *p = zone->uz_primary;
+		kp_mutex_lock(&p->uz_lock);
+		p->uz_nsecondary--;
+		kp_mutex_unlock(&p->uz_lock);
+		/* The secondary's items stay lost to the primary's keg. */
+	} else {
+		/* Every slab goes back, used or not. */
+		struct uma_slablist *lists[3] = {&keg->uk_part, &keg->uk_full,
+		    &keg->uk_free};
+		struct uma_slab *slab;
+		for (int i = 0; i < 3; i++) {
+			while ((slab = LIST_FIRST(lists[i])) != NULL) {
+				LIST_REMOVE(slab, us_link);
+				keg_free_slab(keg, slab);
+			}
+		}
+		kp_mutex_destroy(&keg->uk_lock);
+	}
+	kp_cond_destroy(&zone->uz_cv);
+	kp_mutex_destroy(&zone->uz_lock);
+	zone_free_item(&uma_zones_zk.zk_zone, zone, NULL, false);
+}
+
+/* ---- limits, reserves, preallocation ----------------------------------------- */
+
+int
+uma_zone_set_max(uma_zone_t zone, int nitems)
+{
+	uint64_t max = nitems > 0 ? (uint64_t)nitems : 0;
+
+	kp_mutex_lock(&zone->uz_lock);
+	zone->uz_max_items = max;
+	if (max != 0) {
+		/*
+		 * Items in caches count against the limit: keep the buckets
+		 * small against it, and below 64 items keep none at all, so
+		 * that the limit is what one can allocate.
+		 */
+		uint32_t bmax = (uint32_t)(max / 8);
+		if (bmax < zone->uz_bucket_size_max)
+			zone->uz_bucket_size_max = bmax < 5 ? 5 : bmax;
+		if (zone->uz_bucket_size > zone->uz_bucket_size_max)
+			zone->uz_bucket_size = zone->uz_bucket_size_max;
+		if (max < 64)
+			atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_NOCACHE);
+	}
+	kp_cond_broadcast(&zone->uz_cv);
+	kp_mutex_unlock(&zone->uz_lock);
+	/* Ask threads for items they cache beyond the new limit. */
+	if (max != 0)
+		atomic_fetch_add(&uma_drain_gen, 1);
+	return ((int)max);
+}
+
+int
+uma_zone_get_max(uma_zone_t zone)
+{
+	return ((int)zone->uz_max_items);
+}
+
+void
+uma_zone_set_warning(uma_zone_t zone, const char *warning)
+{
+	kp_mutex_lock(&zone->uz_lock);
+	snprintf(zone->uz_warning, sizeof(zone->uz_warning), "%s",
+	    warning != NULL ? warning : "");
+	kp_mutex_unlock(&zone->uz_lock);
+}
+
+void
+uma_zone_set_maxaction(uma_zone_t zone, uma_maxaction_t fn)
+{
+	kp_mutex_lock(&zone->uz_lock);
+	zone->uz_maxaction = fn;
+	kp_mutex_unlock(&zone->uz_lock);
+}
+
+void
+uma_zone_reserve(uma_zone_t zone, int nitems)
+{
+	struct uma_keg *keg = zone->uz_keg;
+	uint64_t n = nitems > 0 ? (uint64_t)nitems : 0;
+
+	kp_mutex_lock(&zone->uz_lock);
+	zone->uz_reserve = n;
+	kp_mutex_unlock(&zone->uz_lock);
+	kp_mutex_lock(&keg->uk_lock);
+	keg->uk_reserve = (uint32_t)n;
+	kp_mutex_unlock(&keg->uk_lock);
+}
+
+void
+uma_prealloc(uma_zone_t zone, int itemcnt)
+{
+	struct uma_keg *keg = zone->uz_keg;
+
+	if (itemcnt <= 0)
+		return;
+	for (;;) {
+		kp_mutex_lock(&keg->uk_lock);
+		bool enough = keg->uk_free_items >= (uint64_t)itemcnt;
+		kp_mutex_unlock(&keg->uk_lock);
+		if (enough)
+			return;
+		struct uma_slab *slab = keg_alloc_slab(keg, M_WAITOK);
+		if (slab == NULL) {
+			kp_log("uma_prealloc: zone %s: could not make a slab",
+			    zone->uz_name);
+			return;
+		}
+		kp_mutex_lock(&keg->uk_lock);
+		keg->uk_nslabs++;
+		keg->uk_free_items += keg->uk_ipers;
+		keg_file_slab(keg, slab);
+		kp_mutex_unlock(&keg->uk_lock);
+	}
+}
+
+/* ---- reclaim ------------------------------------------------------------------- */
+
+static void
+zone_reclaim_locked(struct uma_zone *zone, int req)
+{
+	uint64_t keep = 0;
+
+	if (req == UMA_RECLAIM_TRIM) {
+		kp_mutex_lock(&zone->uz_lock);
+		zone->uz_wss = zone->uz_bkt_imax - zone->uz_bkt_imin;
+		keep = zone->uz_wss;
+		kp_mutex_unlock(&zone->uz_lock);
+	}
+	zone_trim_buckets(zone, keep);
+	if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY))
+		keg_drain(zone->uz_keg);
+}
+
+static void
+uma_check_req(const char *what, int req)
+{
+	if (req != UMA_RECLAIM_DRAIN && req != UMA_RECLAIM_DRAIN_CPU &&
+	    req != UMA_RECLAIM_TRIM)
+		kp_fatal("%s: unknown request %d", what, req);
+}
+
+void
+uma_zone_reclaim(uma_zone_t zone, int req)
+{
+	uma_check_req("uma_zone_reclaim", req);
+	if (req == UMA_RECLAIM_DRAIN_CPU) {
+		struct uma_tcache *tc = uma_tc;
+		atomic_fetch_add(&uma_drain_gen, 1);
+		if (tc != &uma_tcache_empty && zone->uz_id != UMA_SLOT_NONE) {
+			kp_mutex_lock(&uma_tc_lock);
+			cache_flush(zone, &tc->tc_cache[zone->uz_id], true);
+			kp_mutex_unlock(&uma_tc_lock);
+		}
+	}
+	zone_reclaim_locked(zone, req);
+	/* A secondary's items live in the primary's keg. */
+	if (zone->uz_flags & UMA_ZFLAG_SECONDARY)
+		keg_drain(zone->uz_keg);
+}
+
+void
+uma_reclaim(int req)
+{
+	struct uma_zone *zone;
+
+	uma_check_req("uma_reclaim", req);
+	if (!atomic_load(&uma_ready))
+		return;
+	if (req == UMA_RECLAIM_DRAIN_CPU) {
+		struct uma_tcache *tc = uma_tc;
+		atomic_fetch_add(&uma_drain_gen, 1);
+		if (tc != &uma_tcache_empty) {
+			tc->tc_drain_gen = atomic_load(&uma_drain_gen);
+			tcache_flush(tc, true);
+		}
+	}
+	kp_mutex_lock(&uma_zones_lock);
+	/* Secondaries first, so that their buckets reach the kegs drained. */
+	LIST_FOREACH(zone, &uma_zones, uz_link)
+		if (zone->uz_flags & UMA_ZFLAG_SECONDARY)
+			zone_reclaim_locked(zone, req);
+	LIST_FOREACH(zone, &uma_zones, uz_link)
+		if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY))
+			zone_reclaim_locked(zone, req);
+	kp_mutex_unlock(&uma_zones_lock);
+}
+
+/* The periodic trim (from uma_housekeeping). */
+static void
+uma_trim_all(void)
+{
+	uma_reclaim(UMA_RECLAIM_TRIM);
+}
+
+/* ---- names and statistics -------------------------------------------------------- */
+
+const char *
+uma_zone_name(uma_zone_t zone)
+{
+	return (zone->uz_name);
+}
+
+size_t
+uma_zone_size(uma_zone_t zone)
+{
+	return (zone->uz_size);
+}
+
+/* Adds one thread cache slot's counts (racy reads of single words). */
+static void
+cache_read(const struct uma_cache *c, uint64_t *allocs, uint64_t *cached)
+{
+	*allocs += UMA_STAT_LOAD(c->uc_allocs);
+	*cached += (uint64_t)UMA_STAT_LOAD(c->uc_acnt) + UMA_STAT_LOAD(c->uc_fcnt);
+}
+
+void
+uma_zone_get_stats(uma_zone_t zone, struct uma_zone_stats *st)
+{
+	struct uma_keg *keg = zone->uz_keg;
+	uint64_t allocs = 0, cached = 0, items, bkt;
+
+	memset(st, 0, sizeof(*st));
+	kp_mutex_lock(&uma_tc_lock);
+	if (zone->uz_id != UMA_SLOT_NONE) {
+		struct uma_tcache *tc;
+		LIST_FOREACH(tc, &uma_tcaches, tc_link)
+			cache_read(&tc->tc_cache[zone->uz_id], &allocs, &cached);
+	}
+	allocs += atomic_load(&zone->uz_allocs);
+	items = atomic_load(&zone->uz_items);
+	kp_mutex_unlock(&uma_tc_lock);
+	kp_mutex_lock(&zone->uz_lock);
+	bkt = zone->uz_bkt_count;
+	st->zs_bucket_size = zone->uz_bucket_size;
+	st->zs_wss = zone->uz_wss;
+	kp_mutex_unlock(&zone->uz_lock);
+	/* Items the zone holds are in use, in thread caches or in buckets. */
+	uint64_t used = items > cached + bkt ? items - cached - bkt : 0;
+
+	snprintf(st->zs_name, sizeof(st->zs_name), "%s", zone->uz_name);
+	st->zs_size = zone->uz_size;
+	st->zs_rsize = keg->uk_rsize;
+	st->zs_limit = zone->uz_max_items;
+	st->zs_requests = allocs;
+	st->zs_used = used;
+	st->zs_frees = allocs > used ? allocs - used : 0;
+	st->zs_free_cache = cached;
+	st->zs_free_bucket = bkt;
+	if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY)) {
+		kp_mutex_lock(&keg->uk_lock);
+		st->zs_free_slab = keg->uk_free_items;
+		st->zs_slabs = keg->uk_nslabs;
+		kp_mutex_unlock(&keg->uk_lock);
+	}
+	st->zs_free = st->zs_free_cache + st->zs_free_bucket + st->zs_free_slab;
+	st->zs_ipers = keg->uk_ipers;
+	st->zs_slab_pages = keg->uk_ppera;
+	st->zs_pages = st->zs_slabs * keg->uk_ppera;
+	st->zs_failures = atomic_load(&zone->uz_fails);
+	st->zs_sleeps = atomic_load(&zone->uz_sleeps);
+	st->zs_flags = zone->uz_flags & 0xffff;
+	st->zs_secondary = (zone->uz_flags & UMA_ZFLAG_SECONDARY) != 0;
+	st->zs_internal = zone->uz_internal;
+}
+
+int
+uma_zone_get_cur(uma_zone_t zone)
+{
+	struct uma_zone_stats st;
+
+	uma_zone_get_stats(zone, &st);
+	return ((int)st.zs_used);
+}
+
+void
+uma_zone_foreach(void (*fn)(uma_zone_t zone, void *arg), void *arg)
+{
+	struct uma_zone *zone;
+
+	if (!atomic_load(&uma_ready))
+		return;
+	kp_mutex_lock(&uma_zones_lock);
+	LIST_FOREACH(zone, &uma_zones, uz_link)
+		fn(zone, arg);
+	kp_mutex_unlock(&uma_zones_lock);
+}

@@ -1,0 +1,365 @@
+/*
+ * uma_int.h -- zone allocator internals.  Not for use outside kmem.
+ *
+ * 1. The hierarchy
+ *
+ *    A zone hands out items of one size.  From the caller inwards:
+ *
+ *      thread cache   one struct uma_cache per zone in every thread's
+ *                     struct uma_tcache: an alloc bucket and a free bucket
+ *            |
+ *      zone           a bucket cache (full buckets, and a few empty ones),
+ *                     the limit, sleepers, statistics; ctor/dtor
+ *            |
+ *      keg            slab layout and the slabs: partial, full and free
+ *                     lists; init/fini; the reserve
+ *            |
+ *      slab           a run of pages of the map cut into ipers items, with
+ *                     a free bitset; found from any item through the map's
+ *                     page table in O(1)
+ *            |
+ *      map            kmem_region_alloc(..., KMC_SLAB, ...)
+ *
+ *    A primary zone owns its keg; a secondary zone (uma_zsecond_create)
+ *    shares the keg of its primary and has its own caches and ctor/dtor.
+ *
+ * 2. Allocation, in order
+ *
+ *    1. uma_zalloc_arg() pops the thread's alloc bucket.  This is the fast
+ *       path: no lock, no atomic read-modify-write, no call, one branch
+ *       for "empty" and one for "needs work" (a ctor, M_ZERO).
+ *    2. If the alloc bucket is empty and the free bucket is not, the two
+ *       are swapped (no lock).
+ *    3. Else, under the zone lock, a full bucket is taken from the zone's
+ *       bucket cache and the empty one is kept as a spare.
+ *    4. Else a bucket is filled from the keg (keg lock): items of partial
+ *       slabs first, then free slabs, then new slabs from the map (the keg
+ *       lock is dropped while the map is asked).  The zone limit is
+ *       checked here: items in caches count against it.
+ *    Frees mirror this: push on the free bucket; if full and the alloc
+ *    bucket is empty, swap; else hand the full bucket to the zone's bucket
+ *    cache and take an empty one.  Frees go to the freeing thread's cache,
+ *    so a free from another thread costs what a local one does.  Items
+ *    return to their slabs only when the bucket cache is trimmed or
+ *    drained, so the "slab became empty" transition is never on the
+ *    per-pair path.
+ *
+ * 3. The fast path and its statistics
+ *
+ *    struct uma_cache is one cache line.  As in FreeBSD, an allocation pops
+ *    the alloc bucket and a free pushes onto the alloc bucket while it has
+ *    room, else onto the free bucket: alternating allocations and frees
+ *    stay on one bucket, reuse the most recently freed (cache-hot) item
+ *    and never leave the fast path.  The only counter the fast path keeps
+ *    is uc_allocs, one increment; the rest is derived: the items a zone
+ *    holds (in use or cached) are uz_items, the cached ones are the bucket
+ *    counts, so
+ *
+ *        used  = uz_items - items in thread caches - items in the
+ *                zone's bucket cache
+ *        frees = allocations - used
+ *
+ *    Counts are written by their owner and read by statistics readers in
+ *    other threads as single aligned words (see UMA_STAT_STORE); a
+ *    snapshot is exact when the zone is quiet, and a thread's allocations
+ *    are folded into the zone's (uz_allocs) when its cache is flushed
+ *    (thread exit, drain), under the thread-cache list lock, so totals never
+ *    lose or double-count a thread.
+ *
+ *    Every thread's struct uma_tcache has UMA_CACHE_ZONES slots; a zone's
+ *    slot is at byte offset uz_cacheoff.  Slot 0 is never used by a zone
+ *    and stays empty in every tcache: zones without per-thread caching
+ *    (UMA_ZONE_NOBUCKET, small limits, more zones than slots) point there,
+ *    and so always take the slow path.  A thread that has no tcache yet
+ *    points at uma_tcache_empty, a read-only tcache whose every slot is
+ *    empty, so the fast path needs no NULL test either.
+ *
+ * 4. Slab layout
+ *
+ *    The keg chooses the item size (size rounded up to the alignment),
+ *    the slab size (pages) and the items per slab so that the waste stays
+ *    under 1/8 of the slab (UMA_MAX_WASTE_DIV), with at most UMA_SLAB_MAXITEMS
+ *    items.  For kegs of callers' zones the slab header and its free bitset
+ *    live off the page, in an item of one of kmem's own slab header zones:
+ *    an overflow of an item cannot reach them.
+ *
+ *        slab pages:  | item 0 | item 1 | ... | item n-1 | waste |
+ *        header:      { keg, data, freecount, links, free bitset[] }
+ *
+ *    kmem's own zones (buckets, slab headers, zone structures) keep the
+ *    header inline at the start of the first page; their items are kmem's
+ *    metadata, never a caller's buffer.  Every page of a slab has the slab
+ *    header's address in the map's page table (class KMC_SLAB).
+ *
+ * 5. Limits, reserves, sleeping
+ *
+ *    uz_items counts the items a zone took from its keg and did not give
+ *    back: in use and in caches.  An allocation that would take it past
+ *    the limit (less the reserve, unless M_USE_RESERVE) logs the zone's
+ *    warning (rate-limited), calls the maxaction, and then fails
+ *    (M_NOWAIT) or sleeps (M_WAITOK) on uz_cv.  While anyone sleeps,
+ *    uz_freeslow is set and frees bypass the caches and go straight back
+ *    to the keg, waking the sleeper.  A keg with a reserve keeps that many
+ *    free items for M_USE_RESERVE: other requests take new slabs instead.
+ *
+ * 6. Reclaim and trim
+ *
+ *    Each zone tracks the lowest and highest item count of its bucket
+ *    cache; every UMA_TRIM_NS (checked on slow paths: no thread of kmem's
+ *    own) the working set is the difference, buckets beyond it go back to
+ *    the keg, and free slabs go back to the map (UMA_RECLAIM_TRIM).
+ *    UMA_RECLAIM_DRAIN empties the bucket caches; UMA_RECLAIM_DRAIN_CPU
+ *    also flushes the calling thread's cache at once and asks every other
+ *    thread to flush its own on its next slow path (see the divergences).
+ *    The map's low-memory handler drains all zones.
+ *
+ * 7. Divergences from FreeBSD
+ *
+ *    - Caches are per thread, not per CPU.  User space has no cheap way to
+ *      pin a thread to a CPU; restartable sequences would allow per-CPU
+ *      caches but make every fast path a kernel-assisted critical section,
+ *      and threads are cheap to give their own cache.  The cost: one
+ *      cache's worth of items per thread, and a thread that never comes
+ *      back to a zone keeps its two buckets until it exits (thread exit
+ *      flushes them, through a pthread key destructor).
+ *    - Another thread's cache cannot be emptied from outside (FreeBSD binds
+ *      to each CPU to drain it): UMA_RECLAIM_DRAIN_CPU asks, and threads
+ *      comply on their next slow path.  uma_zdestroy() may empty them all,
+ *      since no thread may use a zone being destroyed.
+ *    - Trimming runs on the slow paths of any zone once per UMA_TRIM_NS
+ *      instead of from a timer thread.
+ *    - No NUMA domains, no SMR, no per-CPU zones, no cache-only zones.
+ *    - Zone names are copied into the zone.
+ *
+ * 8. Lock order
+ *
+ *    uma_zones_lock (zone list) -> uma_tc_lock (thread-cache list)
+ *      -> uz_lock (one zone) -> uk_lock (one keg) -> the map's locks.
+ *    A zone lock and a keg lock are never held together on the
+ *    allocation paths; the keg lock is dropped before the map is asked
+ *    for a slab, and no UMA lock is held while a ctor, dtor, init, fini,
+ *    maxaction or the map's low-memory handlers run.
+ */
+#ifndef KMEM_UMA_INT_H
+#define KMEM_UMA_INT_H
+
+#include <sys/queue.h>
+
+#include <kmem/uma.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../kmem/kmem_int.h"
+#include "../platform/prim.h"
+#include "uma_stats.h"
+
+#define UMA_CACHE_ZONES 512      /* zones with a per-thread cache slot */
+#define UMA_NAME_MAX 32          /* bytes of a zone name, with its NUL */
+#define UMA_MAX_WASTE_DIV 8      /* slab waste stays under 1/8 */
+#define UMA_SLAB_MAXITEMS 1024   /* items per slab at most */
+#define UMA_SLAB_MAXPAGES 64     /* pages per slab at most */
+#define UMA_CACHE_LINE 64        /* UMA_ALIGN_CACHE */
+#define UMA_TRIM_NS (5ull * 1000 * 1000 * 1000) /* trim interval */
+#define UMA_SLEEP_NS (100u * 1000 * 1000)       /* longest sleep slice */
+#define UMA_WARN_NS (300ull * 1000 * 1000 * 1000) /* zone warning interval */
+#define UMA_EMPTY_BUCKETS 4      /* spare empty buckets a zone keeps */
+#define UMA_WARN_MAX 128         /* bytes of a zone warning, with its NUL */
+
+/* ---- buckets ------------------------------------------------------------ */
+
+struct uma_bucket {
+	TAILQ_ENTRY(uma_bucket) ub_link;  /* zone bucket cache */
+	uint16_t ub_cnt;                  /* items, while in the zone cache */
+	uint16_t ub_entries;              /* capacity */
+	uint32_t ub_bzone;                /* index of its bucket zone */
+	void *ub_bucket[];                /* the items */
+};
+TAILQ_HEAD(uma_bucketlist, uma_bucket);
+
+#define UMA_BUCKET_HDR 24
+_Static_assert(sizeof(struct uma_bucket) == UMA_BUCKET_HDR, "bucket header");
+
+/* ---- per-thread caches ------------------------------------------------- */
+
+/*
+ * One zone's cache in one thread: one cache line, written by its owner only
+ * (statistics readers read it without locking, see section 3).
+ */
+struct uma_cache {
+	_Alignas(64)
+	uint32_t uc_acnt;           /* items in the alloc bucket */
+	uint32_t uc_aentries;       /* capacity of the alloc bucket */
+	uint32_t uc_fcnt;           /* items in the free bucket */
+	uint32_t uc_fentries;       /* capacity of the free bucket */
+	void **uc_aitems;           /* the alloc bucket's items, or NULL */
+	void **uc_fitems;           /* the free bucket's items, or NULL */
+	uint64_t uc_allocs;         /* allocations this cache served */
+};
+_Static_assert(sizeof(struct uma_cache) == 64, "a cache is one line");
+
+/*
+ * A thread's caches: a header, then one slot per zone id.  Slot 0 belongs to
+ * no zone and stays empty, so zones without a slot (UMA_SLOT_NONE) always
+ * take the slow path.
+ */
+struct uma_tcache {
+	_Alignas(64)
+	LIST_ENTRY(uma_tcache) tc_link; /* uma_tcaches, under uma_tc_lock */
+	uint64_t tc_drain_gen;          /* drain requests complied with */
+	uint32_t tc_tid;                /* owner thread */
+	bool tc_exiting;                /* the owner is exiting */
+	struct uma_cache tc_cache[UMA_CACHE_ZONES]; /* by zone id */
+};
+#define UMA_SLOT_NONE 0 /* the slot of zones without a per-thread cache */
+
+/* ---- slabs and kegs ---------------------------------------------------- */
+
+struct uma_keg;
+
+struct uma_slab {
+	_Alignas(32)
+	LIST_ENTRY(uma_slab) us_link;  /* keg partial/full/free list */
+	struct uma_keg *us_keg;        /* owner */
+	char *us_data;                 /* first item */
+	uint16_t us_freecount;         /* free items */
+	uint16_t us_flags;             /* UMA_SLAB_* */
+	uint32_t us_pad;
+	uint64_t us_free[];            /* bit i set: item i is free */
+};
+LIST_HEAD(uma_slablist, uma_slab);
+#define UMA_SLAB_INLINE 0x1 /* header inside the slab's first page */
+
+struct uma_keg {
+	kp_mutex_t uk_lock;            /* guards the slab lists and counts */
+	struct uma_slablist uk_part;   /* slabs with free and used items */
+	struct uma_slablist uk_full;   /* slabs with no free item */
+	struct uma_slablist uk_free;   /* slabs with no used item */
+	uint64_t uk_nslabs;            /* slabs */
+	uint64_t uk_free_items;        /* free items in all slabs */
+	uint32_t uk_reserve;           /* free items kept for M_USE_RESERVE */
+	uint32_t uk_size;              /* requested item size */
+	uint32_t uk_rsize;             /* item size in the slab */
+	uint32_t uk_align;             /* alignment mask */
+	uint32_t uk_ipers;             /* items per slab */
+	uint32_t uk_ppera;             /* pages per slab */
+	uint32_t uk_flags;             /* UMA_ZONE_* */
+	uint32_t uk_hdrsize;           /* bytes of a slab header */
+	uint32_t uk_hdroff;            /* items start here (inline header) */
+	bool uk_inline;                /* header inside the slab */
+	int uk_hdrzone;                /* slab header zone index, or -1 */
+	uma_init uk_init;              /* item init */
+	uma_fini uk_fini;              /* item fini */
+	struct uma_zone *uk_primary;   /* the zone that made the keg */
+};
+
+/* ---- zones ------------------------------------------------------------- */
+
+struct uma_zone {
+	/* Read by the fast path; constant after creation (uz_freeslow aside). */
+	uint32_t uz_cacheoff;          /* byte offset of the slot in a tcache */
+	uint32_t uz_allocslow;         /* flags that force the alloc slow path */
+	_Atomic uint32_t uz_freeslow;  /* nonzero: frees take the slow path */
+	uint32_t uz_id;                /* slot index, 0 = none */
+	uma_ctor uz_ctor;              /* item constructor */
+	uma_dtor uz_dtor;              /* item destructor */
+	uma_init uz_init;              /* zone init (secondary zones) */
+	uma_fini uz_fini;              /* zone fini (secondary zones) */
+	struct uma_keg *uz_keg;        /* where the items come from */
+	uint32_t uz_size;              /* item size asked for */
+	uint32_t uz_flags;             /* UMA_ZONE_*, UMA_ZFLAG_* */
+	char uz_name[UMA_NAME_MAX];    /* name */
+
+	/* Guarded by uz_lock. */
+	_Alignas(64)
+	kp_mutex_t uz_lock;            /* bucket cache, limit, sleepers */
+	kp_cond_t uz_cv;               /* sleepers at the limit wait here */
+	struct uma_bucketlist uz_full; /* full buckets */
+	struct uma_bucketlist uz_empty; /* spare empty buckets */
+	uint32_t uz_nfull;             /* buckets in uz_full */
+	uint32_t uz_nempty;            /* buckets in uz_empty */
+	uint64_t uz_bkt_count;         /* items in uz_full */
+	uint64_t uz_bkt_imin;          /* least uz_bkt_count this interval */
+	uint64_t uz_bkt_imax;          /* most uz_bkt_count this interval */
+	uint64_t uz_wss;               /* working-set estimate */
+	uint32_t uz_bucket_size;       /* entries of new buckets */
+	uint32_t uz_bucket_size_max;   /* ... at most */
+	uint32_t uz_sleepers;          /* threads asleep at the limit */
+	uint64_t uz_max_items;         /* limit, 0 = none */
+	uint64_t uz_reserve;           /* items kept for M_USE_RESERVE */
+	_Atomic uint64_t uz_items;     /* items out of the keg */
+	uint64_t uz_last_warn;         /* when the warning was last printed */
+	char uz_warning[UMA_WARN_MAX]; /* uma_zone_set_warning() text */
+	uma_maxaction_t uz_maxaction;  /* uma_zone_set_maxaction() */
+
+	/* Statistics not kept in thread caches (atomic). */
+	_Atomic uint64_t uz_allocs;    /* allocations outside thread caches */
+	_Atomic uint64_t uz_fails;     /* allocations that returned NULL */
+	_Atomic uint64_t uz_sleeps;    /* sleeps at the limit */
+
+	LIST_ENTRY(uma_zone) uz_link;  /* uma_zones */
+	struct uma_zone *uz_primary;   /* primary zone of a secondary, or self */
+	uint32_t uz_nsecondary;        /* secondary zones over this keg */
+	bool uz_internal;              /* one of kmem's own zones */
+};
+
+#define UMA_ZFLAG_SECONDARY 0x10000000 /* made by uma_zsecond_create() */
+#define UMA_ZFLAG_INTERNAL 0x20000000  /* kmem's own zone */
+#define UMA_ZFLAG_CTORDTOR 0x40000000  /* has a ctor or dtor */
+
+#define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
+#define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
+#define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
+
+extern __thread struct uma_tcache *uma_tc
+    __attribute__((tls_model("initial-exec")));
+
+/* The slab that holds item, from the map's page table; NULL if none. */
+static inline struct uma_slab *
+uma_item_slab(const void *item)
+{
+	uintptr_t e = kmem_pt_get(item);
+
+	if (KPT_CLASS(e) != KMC_SLAB)
+		return (NULL);
+	return ((struct uma_slab *)KPT_PTR(e));
+}
+
+/*
+ * Counters written by one thread and read by others.  A plain store of an
+ * aligned word is atomic on every target kmem supports, and one add
+ * instruction on x86; under ThreadSanitizer the same store is made a
+ * relaxed atomic one so that the tool sees what it is.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define UMA_STAT_INC(x) __atomic_store_n(&(x), (x) + 1, __ATOMIC_RELAXED)
+#define UMA_STAT_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UMA_STAT_INC(x) __atomic_store_n(&(x), (x) + 1, __ATOMIC_RELAXED)
+#define UMA_STAT_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#endif
+#endif
+#ifndef UMA_STAT_INC
+#define UMA_STAT_INC(x) ((x)++)
+#define UMA_STAT_STORE(x, v) ((x) = (v))
+#endif
+#define UMA_STAT_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* The bucket whose item array is items (NULL for NULL). */
+static inline struct uma_bucket *
+uma_bucket_of(void **items)
+{
+	return (items == NULL ? NULL :
+				(struct uma_bucket *)((char *)items -
+				    offsetof(struct uma_bucket, ub_bucket)));
+}
+
+/* The cache slot of zone in tcache tc. */
+static inline struct uma_cache *
+uma_cache_of(struct uma_tcache *tc, const struct uma_zone *zone)
+{
+	return ((struct uma_cache *)((char *)tc + zone->uz_cacheoff));
+}
+
+#endif /* KMEM_UMA_INT_H */
