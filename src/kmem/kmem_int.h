@@ -10,8 +10,13 @@
  *    pages; a free decommits them (the memory goes back to the system at
  *    once) and returns the range.  Nothing outside the map grows with use:
  *    kmem's own metadata -- the page table, vmem's boundary tags and hash
- *    tables, arena structures -- is allocated from the map too, so
- *    kmem_size() bounds everything.
+ *    tables, arena structures, the zones of buckets and slab headers,
+ *    thread caches -- is allocated from the map too, so kmem_size() bounds
+ *    everything.  Apart from the page table, metadata comes from a second
+ *    arena, kmem_meta, that imports chunks of the map (1/64 of it, 64 KiB
+ *    to 2 MiB) and gives each back when it is wholly free: bookkeeping then
+ *    sits in a few chunks instead of between slabs and large allocations,
+ *    where it would cut the free space into small pieces.
  *
  *    The map is sized from what really exists (the second seed's lesson):
  *    the smallest of physical memory / kmem_size_scale and the cgroup memory
@@ -139,6 +144,8 @@ struct kmem_map {
 	_Atomic(uintptr_t) *km_pt;    /* page table, one word per page */
 	size_t km_ptbytes;            /* bytes of the page table */
 	struct kmem_region km_map;    /* the whole map */
+	struct kmem_region km_meta;   /* metadata, in chunks of the map */
+	size_t km_meta_quantum;       /* bytes of a metadata chunk, at least */
 	char km_tune_why[512];        /* how kmem_size was chosen */
 	int km_init_error;            /* errno of a failed set-up, or 0 */
 	atomic_bool km_init_failed;   /* set-up failed; not tried again */
@@ -228,6 +235,12 @@ void kmem_pt_clear(void *addr, size_t npages);
  */
 void *kmem_region_alloc(vmem_t *arena, size_t size, int flags,
     enum kmem_class cls, const char *what);
+/*
+ * The arena of kmem's own metadata (layers above use it for their internal
+ * structures: zones of buckets and slab headers, thread caches), so that
+ * metadata stays in a few chunks of the map.
+ */
+vmem_t *kmem_meta_arena(void);
 /* Gives back what kmem_region_alloc() gave (no validation). */
 void kmem_region_free(vmem_t *arena, void *addr, size_t size,
     enum kmem_class cls);

@@ -22,6 +22,7 @@ struct kmem_map kmem_map_store = {
 
 static kp_mutex_t kmem_init_lock = KP_MUTEX_INITIALIZER;
 static struct vmem kmem_arena_storage; /* the map arena */
+static struct vmem kmem_meta_storage;  /* the metadata arena */
 static __thread bool kmem_in_lowmem __attribute__((tls_model("initial-exec")));
 
 const char *const kmem_class_names[KMC_NCLASSES] = {
@@ -167,6 +168,8 @@ kmem_region_of_arena(const vmem_t *arena)
 {
 	if (arena == km->km_map.kr_arena)
 		return (&km->km_map);
+	if (arena == km->km_meta.kr_arena)
+		return (&km->km_meta);
 	unsigned n = atomic_load_explicit(&km->km_nsubmaps, memory_order_acquire);
 	for (unsigned i = 0; i < n; i++)
 		if (km->km_submaps[i].kr_arena == arena)
@@ -490,7 +493,10 @@ kmem_region_free_r(struct kmem_region *r, void *addr, size_t bytes,
 {
 	int error;
 
-	kmem_pt_clear(addr, bytes >> km->km_pageshift);
+	if (r == &km->km_meta) /* back to an unused page of a chunk */
+		kmem_pt_set_ptr(addr, bytes >> km->km_pageshift, KMC_META, NULL);
+	else
+		kmem_pt_clear(addr, bytes >> km->km_pageshift);
 	error = kp_decommit(addr, bytes);
 	if (error != 0)
 		kp_fatal("cannot give back %zu bytes at %p to the system: %s", bytes,
@@ -515,10 +521,41 @@ kmem_region_free(vmem_t *arena, void *addr, size_t size, enum kmem_class cls)
 
 /* ---- metadata for vmem --------------------------------------------------- */
 
+/*
+ * Metadata comes from its own arena, which imports chunks of the map
+ * (km_meta_quantum bytes or more) and gives each back when it is wholly
+ * free: kmem's bookkeeping stays in a few chunks instead of being strewn
+ * between the slabs and large allocations, where it would cut the free
+ * space into pieces.  Chunk pages that hold nothing read KMC_META with
+ * payload 0 in the page table.
+ */
+static int
+kmem_meta_import(void *arg, vmem_size_t size, int flags, vmem_addr_t *addrp)
+{
+	vmem_addr_t a;
+
+	if (vmem_xalloc(km->km_map.kr_arena, size, 0, 0, 0, VMEM_ADDR_MIN,
+	    VMEM_ADDR_MAX, M_NOWAIT | M_BESTFIT, &a) != 0)
+		return (ENOMEM);
+	kmem_pt_set_ptr((void *)a, size >> km->km_pageshift, KMC_META, NULL);
+	atomic_fetch_add(&km->km_class_bytes[KMC_META], size);
+	*addrp = a;
+	return (0);
+}
+
+static void
+kmem_meta_release(void *arg, vmem_addr_t addr, vmem_size_t size)
+{
+	kmem_pt_clear((void *)addr, size >> km->km_pageshift);
+	atomic_fetch_sub(&km->km_class_bytes[KMC_META], size);
+	vmem_xfree(km->km_map.kr_arena, addr, size);
+	kmem_wake_waiters();
+}
+
 static void *
 kmem_meta_alloc(size_t size, int flags)
 {
-	return (kmem_region_alloc_r(&km->km_map, size, flags, KMC_META,
+	return (kmem_region_alloc_r(&km->km_meta, size, flags, KMC_META,
 	    "kmem metadata"));
 }
 
@@ -527,8 +564,14 @@ kmem_meta_free(void *addr, size_t size)
 {
 	size_t ps = km->km_pagesize;
 
-	kmem_region_free_r(&km->km_map, addr, (size + ps - 1) & ~(ps - 1),
+	kmem_region_free_r(&km->km_meta, addr, (size + ps - 1) & ~(ps - 1),
 	    KMC_META);
+}
+
+vmem_t *
+kmem_meta_arena(void)
+{
+	return (kmem_ready() ? km->km_meta.kr_arena : NULL);
 }
 
 static const struct vmem_meta_ops kmem_meta_ops = {
@@ -623,6 +666,28 @@ kmem_setup(void)
 	km->km_ptbytes = ptbytes;
 	kmem_pt_set_run((void *)pta, ptbytes / ps, KMC_META);
 	atomic_fetch_add(&km->km_class_bytes[KMC_META], ptbytes);
+
+	/* The metadata arena: chunks of 1/64 of the map, 64 KiB to 2 MiB. */
+	size_t q = size / 64;
+	if (q < ((size_t)64 << 10))
+		q = (size_t)64 << 10;
+	if (q > ((size_t)2 << 20))
+		q = (size_t)2 << 20;
+	q &= ~(ps - 1);
+	vmem_t *meta = vmem_init(&kmem_meta_storage, "kmem_meta", 0, 0, ps, 0,
+	    M_NOWAIT);
+	if (meta == NULL) {
+		kp_release(base, size);
+		kp_log("cannot set up the metadata arena");
+		return (ENOMEM);
+	}
+	vmem_set_import(meta, kmem_meta_import, kmem_meta_release, NULL, q);
+	r = &km->km_meta;
+	r->kr_arena = meta;
+	snprintf(r->kr_name, sizeof(r->kr_name), "kmem_meta");
+	r->kr_base = (uintptr_t)base;
+	r->kr_size = size;
+	km->km_meta_quantum = q;
 
 	vmem_set_meta_ops(&kmem_meta_ops);
 	if (kopt.verbose)

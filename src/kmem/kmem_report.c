@@ -33,7 +33,8 @@ kmem_report_region(FILE *out, const struct kmem_region *r)
 	char sz[32], used[32], mf[32];
 
 	vmem_get_stats(r->kr_arena, &st);
-	kmem_fmt_size(sz, sizeof(sz), r->kr_size);
+	/* The metadata arena's size is what it imported so far. */
+	kmem_fmt_size(sz, sizeof(sz), r == &km->km_meta ? st.vs_size : r->kr_size);
 	kmem_fmt_size(used, sizeof(used), st.vs_inuse);
 	kmem_fmt_size(mf, sizeof(mf), st.vs_maxfree);
 	fprintf(out, "  %-16s %#14" PRIxPTR " %10s %10s %12s %8" PRIu64 " %8" PRIu64
@@ -98,6 +99,7 @@ kmem_report(FILE *out)
 	    "%10s\n", "name", "base", "size", "in use", "largest free", "allocs",
 	    "frees", "fails", "waits", "neverfit", "commitfail");
 	kmem_report_region(out, &km->km_map);
+	kmem_report_region(out, &km->km_meta);
 	unsigned n = atomic_load(&km->km_nsubmaps);
 	for (unsigned i = 0; i < n; i++)
 		kmem_report_region(out, &km->km_submaps[i]);

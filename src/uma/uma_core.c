@@ -83,7 +83,7 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	char *mem;
 	int wait = flags & (M_NOWAIT | M_WAITOK);
 
-	mem = kmem_region_alloc(kmem_map_arena(), bytes, wait, KMC_SLAB, "uma");
+	mem = kmem_region_alloc(keg->uk_arena, bytes, wait, KMC_SLAB, "uma");
 	if (mem == NULL)
 		return (NULL);
 	if (keg->uk_inline) {
@@ -94,7 +94,7 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 		slab = zone_alloc_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, NULL,
 		    M_NOWAIT);
 		if (slab == NULL) {
-			kmem_region_free(kmem_map_arena(), mem, bytes, KMC_SLAB);
+			kmem_region_free(keg->uk_arena, mem, bytes, KMC_SLAB);
 			return (NULL);
 		}
 		slab->us_data = mem;
@@ -118,7 +118,7 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 				if (!keg->uk_inline)
 					zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone,
 					    slab, NULL, false);
-				kmem_region_free(kmem_map_arena(), mem, bytes, KMC_SLAB);
+				kmem_region_free(keg->uk_arena, mem, bytes, KMC_SLAB);
 				return (NULL);
 			}
 		}
@@ -140,7 +140,7 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 	if (!keg->uk_inline)
 		zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, slab, NULL,
 		    false);
-	kmem_region_free(kmem_map_arena(), base, bytes, KMC_SLAB);
+	kmem_region_free(keg->uk_arena, base, bytes, KMC_SLAB);
 }
 
 /* Takes one free item of a slab with free items; keg lock held. */
@@ -644,18 +644,6 @@ zone_trim_buckets(struct uma_zone *zone, uint64_t keep)
 
 /* ---- thread caches -------------------------------------------------------------- */
 
-static inline uint32_t
-cache_acnt(const struct uma_cache *c)
-{
-	return (UMA_STAT_LOAD(c->uc_acnt));
-}
-
-static inline uint32_t
-cache_fcnt(const struct uma_cache *c)
-{
-	return (UMA_STAT_LOAD(c->uc_fcnt));
-}
-
 /* Swaps the alloc and free buckets (slow path; owner only). */
 static void
 cache_swap(struct uma_cache *c)
@@ -779,7 +767,7 @@ tcache_destroy(void *arg)
 	LIST_REMOVE(tc, tc_link);
 	kp_mutex_unlock(&uma_tc_lock);
 	kp_mutex_unlock(&uma_zones_lock);
-	kmem_region_free(kmem_map_arena(), tc, sizeof(*tc), KMC_META);
+	kmem_region_free(kmem_meta_arena(), tc, sizeof(*tc), KMC_META);
 }
 
 /* The calling thread's cache, made on first use; NULL if it cannot be. */
@@ -792,7 +780,7 @@ tcache_get(void)
 		return (tc);
 	if (uma_tc_exited)
 		return (NULL);
-	tc = kmem_region_alloc(kmem_map_arena(), sizeof(*tc), M_NOWAIT, KMC_META,
+	tc = kmem_region_alloc(kmem_meta_arena(), sizeof(*tc), M_NOWAIT, KMC_META,
 	    "uma thread cache");
 	if (tc == NULL)
 		return (NULL);
@@ -911,7 +899,7 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 				UMA_STAT_INC(c->uc_allocs);
 			return (item);
 		}
-		if (cache_fcnt(c) > 0) {
+		if (c->uc_fcnt > 0) {
 			cache_swap(c);
 			continue;
 		}
@@ -1073,6 +1061,8 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	keg->uk_init = uminit;
 	keg->uk_fini = fini;
 	keg->uk_primary = zone;
+	/* kmem's own zones keep their slabs with the rest of the metadata. */
+	keg->uk_arena = inline_hdr ? kmem_meta_arena() : kmem_map_arena();
 	keg_layout(keg, inline_hdr);
 	zone->uz_keg = keg;
 }
@@ -1092,10 +1082,15 @@ uma_internal_zone(struct uma_zk *zk, const char *name, size_t size)
 	LIST_INSERT_HEAD(&uma_zones, &zk->zk_zone, uz_link);
 }
 
+/*
+ * The map ran short: everything cached goes back, the calling thread's own
+ * cache included (the slow paths that can get here keep their cache
+ * consistent across the allocation), and the other threads are asked.
+ */
 static void
 uma_lowmem(void *arg, int flags)
 {
-	uma_reclaim(UMA_RECLAIM_DRAIN);
+	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
 }
 
 static void

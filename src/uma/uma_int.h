@@ -251,6 +251,7 @@ struct uma_keg {
 	uma_init uk_init;              /* item init */
 	uma_fini uk_fini;              /* item fini */
 	struct uma_zone *uk_primary;   /* the zone that made the keg */
+	vmem_t *uk_arena;              /* where slabs come from */
 };
 
 /* ---- zones ------------------------------------------------------------- */
