@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../vmem/vmem_int.h"
 #include "uma_int.h"
 
 /* ---- globals --------------------------------------------------------------- */
@@ -457,7 +458,10 @@ zone_import(struct uma_zone *zone, void **items, int max, int flags)
 	allowed = zone_limit_take(zone, max, flags);
 	if (allowed == 0)
 		return (0);
-	n = keg_fetch(zone->uz_keg, items, allowed, flags);
+	if (zone->uz_import != NULL)
+		n = zone->uz_import(zone, items, allowed, flags);
+	else
+		n = keg_fetch(zone->uz_keg, items, allowed, flags);
 	if (n < allowed)
 		zone_limit_put(zone, allowed - n);
 	if (zone->uz_init != NULL) {
@@ -465,7 +469,11 @@ zone_import(struct uma_zone *zone, void **items, int max, int flags)
 			if (zone->uz_init(items[i], (int)zone->uz_size,
 			    flags & (M_NOWAIT | M_WAITOK)) != 0) {
 				/* Give back this one and the rest. */
-				keg_release(zone->uz_keg, &items[i], n - i, zone->uz_name);
+				if (zone->uz_release != NULL)
+					zone->uz_release(zone, &items[i], n - i);
+				else
+					keg_release(zone->uz_keg, &items[i], n - i,
+					    zone->uz_name);
 				zone_limit_put(zone, n - i);
 				n = i;
 				break;
@@ -484,7 +492,10 @@ zone_release(struct uma_zone *zone, void **items, int n)
 	if (zone->uz_fini != NULL)
 		for (int i = 0; i < n; i++)
 			zone->uz_fini(items[i], (int)zone->uz_size);
-	keg_release(zone->uz_keg, items, n, zone->uz_name);
+	if (zone->uz_release != NULL)
+		zone->uz_release(zone, items, n);
+	else
+		keg_release(zone->uz_keg, items, n, zone->uz_name);
 	zone_limit_put(zone, n);
 }
 
@@ -1214,7 +1225,8 @@ uma_zsecond_create(const char *name, uma_ctor ctor, uma_dtor dtor,
 {
 	struct uma_zk *zk;
 
-	if (primary == NULL || (primary->uz_flags & UMA_ZFLAG_SECONDARY)) {
+	if (primary == NULL ||
+	    (primary->uz_flags & (UMA_ZFLAG_SECONDARY | UMA_ZFLAG_CACHE))) {
 		kp_log("uma_zsecond_create(%s): the primary must be a primary zone",
 		    name != NULL ? name : "NULL");
 		return (NULL);
@@ -1275,7 +1287,7 @@ uma_zdestroy(uma_zone_t zone)
 
 	keg = zone->uz_keg;
 	lost = atomic_load(&zone->uz_items);
-	if (lost != 0)
+	if (lost != 0 && !(zone->uz_flags & UMA_ZFLAG_CACHE))
 		kp_log("uma_zdestroy: zone %s: %" PRIu64 " items (%" PRIu64
 		    " bytes) still allocated; their memory is given back", zone->uz_name,
 		    lost, lost * zone->uz_size);
@@ -1285,7 +1297,7 @@ uma_zdestroy(uma_zone_t zone)
 		p->uz_nsecondary--;
 		kp_mutex_unlock(&p->uz_lock);
 		/* The secondary's items stay lost to the primary's keg. */
-	} else {
+	} else if (keg != NULL) {
 		/* Every slab goes back, used or not. */
 		struct uma_slablist *lists[3] = {&keg->uk_part, &keg->uk_full,
 		    &keg->uk_free};
@@ -1366,6 +1378,8 @@ uma_zone_reserve(uma_zone_t zone, int nitems)
 	kp_mutex_lock(&zone->uz_lock);
 	zone->uz_reserve = n;
 	kp_mutex_unlock(&zone->uz_lock);
+	if (keg == NULL)
+		return;
 	kp_mutex_lock(&keg->uk_lock);
 	keg->uk_reserve = (uint32_t)n;
 	kp_mutex_unlock(&keg->uk_lock);
@@ -1376,7 +1390,7 @@ uma_prealloc(uma_zone_t zone, int itemcnt)
 {
 	struct uma_keg *keg = zone->uz_keg;
 
-	if (itemcnt <= 0)
+	if (itemcnt <= 0 || keg == NULL)
 		return;
 	for (;;) {
 		kp_mutex_lock(&keg->uk_lock);
@@ -1412,7 +1426,7 @@ zone_reclaim_locked(struct uma_zone *zone, int req)
 		kp_mutex_unlock(&zone->uz_lock);
 	}
 	zone_trim_buckets(zone, keep);
-	if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY))
+	if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY) && zone->uz_keg != NULL)
 		keg_drain(zone->uz_keg);
 }
 
@@ -1525,23 +1539,23 @@ uma_zone_get_stats(uma_zone_t zone, struct uma_zone_stats *st)
 
 	snprintf(st->zs_name, sizeof(st->zs_name), "%s", zone->uz_name);
 	st->zs_size = zone->uz_size;
-	st->zs_rsize = keg->uk_rsize;
+	st->zs_rsize = keg != NULL ? keg->uk_rsize : zone->uz_size;
 	st->zs_limit = zone->uz_max_items;
 	st->zs_requests = allocs;
 	st->zs_used = used;
 	st->zs_frees = allocs > used ? allocs - used : 0;
 	st->zs_free_cache = cached;
 	st->zs_free_bucket = bkt;
-	if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY)) {
+	if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY) && keg != NULL) {
 		kp_mutex_lock(&keg->uk_lock);
 		st->zs_free_slab = keg->uk_free_items;
 		st->zs_slabs = keg->uk_nslabs;
 		kp_mutex_unlock(&keg->uk_lock);
+		st->zs_ipers = keg->uk_ipers;
+		st->zs_slab_pages = keg->uk_ppera;
+		st->zs_pages = st->zs_slabs * keg->uk_ppera;
 	}
 	st->zs_free = st->zs_free_cache + st->zs_free_bucket + st->zs_free_slab;
-	st->zs_ipers = keg->uk_ipers;
-	st->zs_slab_pages = keg->uk_ppera;
-	st->zs_pages = st->zs_slabs * keg->uk_ppera;
 	st->zs_failures = atomic_load(&zone->uz_fails);
 	st->zs_sleeps = atomic_load(&zone->uz_sleeps);
 	st->zs_flags = zone->uz_flags & 0xffff;
@@ -1569,4 +1583,95 @@ uma_zone_foreach(void (*fn)(uma_zone_t zone, void *arg), void *arg)
 	LIST_FOREACH(zone, &uma_zones, uz_link)
 		fn(zone, arg);
 	kp_mutex_unlock(&uma_zones_lock);
+}
+
+/* ---- vmem's quantum caches ------------------------------------------------------ */
+
+static int
+uma_qc_import(struct uma_zone *zone, void **store, int cnt, int flags)
+{
+	return (vmem_qc_import(zone->uz_arg, zone->uz_size, (vmem_addr_t *)store,
+	    cnt, flags));
+}
+
+static void
+uma_qc_release(struct uma_zone *zone, void **store, int cnt)
+{
+	vmem_qc_release(zone->uz_arg, zone->uz_size, (const vmem_addr_t *)store,
+	    cnt);
+}
+
+/* A cache-only zone over segments of size of vm. */
+static void *
+uma_qc_create(vmem_t *vm, const char *name, vmem_size_t size)
+{
+	struct uma_zk *zk;
+
+	if (size > UINT32_MAX || !uma_up())
+		return (NULL);
+	zk = zone_alloc_item(&uma_zones_zk.zk_zone, NULL, M_NOWAIT);
+	if (zk == NULL)
+		return (NULL);
+	memset(zk, 0, sizeof(*zk));
+	zone_init_common(&zk->zk_zone, name, size, NULL, NULL, UMA_ZFLAG_CACHE);
+	zk->zk_zone.uz_import = uma_qc_import;
+	zk->zk_zone.uz_release = uma_qc_release;
+	zk->zk_zone.uz_arg = vm;
+	/* Small buckets: what the caches hold is taken from the arena. */
+	zk->zk_zone.uz_bucket_size_max = 29;
+	zk->zk_zone.uz_bucket_size = 13;
+	zone_register(&zk->zk_zone, true);
+	return (&zk->zk_zone);
+}
+
+static void
+uma_qc_destroy(void *zone)
+{
+	uma_zdestroy(zone);
+}
+
+static int
+uma_qc_alloc(void *zone, int flags, vmem_addr_t *addrp)
+{
+	void *p = uma_zalloc(zone, flags & (M_NOWAIT | M_WAITOK));
+
+	if (p == NULL)
+		return (ENOMEM);
+	*addrp = (vmem_addr_t)p;
+	return (0);
+}
+
+static void
+uma_qc_free(void *zone, vmem_addr_t addr)
+{
+	uma_zfree(zone, (void *)addr);
+}
+
+/* The calling thread's cached segments and the zone's buckets go back. */
+static void
+uma_qc_drain(void *arg)
+{
+	struct uma_zone *zone = arg;
+	struct uma_tcache *tc = uma_tc;
+
+	if (tc != &uma_tcache_empty && zone->uz_id != UMA_SLOT_NONE) {
+		kp_mutex_lock(&uma_tc_lock);
+		cache_flush(zone, &tc->tc_cache[zone->uz_id], true);
+		kp_mutex_unlock(&uma_tc_lock);
+	}
+	zone_trim_buckets(zone, 0);
+}
+
+static const struct vmem_qcache_ops uma_vmem_qcache_ops = {
+	.vqo_create = uma_qc_create,
+	.vqo_destroy = uma_qc_destroy,
+	.vqo_alloc = uma_qc_alloc,
+	.vqo_free = uma_qc_free,
+	.vqo_drain = uma_qc_drain,
+};
+
+static void __attribute__((constructor))
+uma_install_qcache(void)
+{
+	vmem_set_qcache_ops(&uma_vmem_qcache_ops);
 }

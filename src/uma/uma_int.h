@@ -128,7 +128,9 @@
  *      since no thread may use a zone being destroyed.
  *    - Trimming runs on the slow paths of any zone once per UMA_TRIM_NS
  *      instead of from a timer thread.
- *    - No NUMA domains, no SMR, no per-CPU zones, no cache-only zones.
+ *    - No NUMA domains, no SMR, no per-CPU zones.  Cache-only zones
+ *      (items from an import function, no keg) exist only inside kmem:
+ *      they are vmem's quantum caches.
  *    - Zone names are copied into the zone.
  *
  * 8. Lock order
@@ -266,7 +268,11 @@ struct uma_zone {
 	uma_dtor uz_dtor;              /* item destructor */
 	uma_init uz_init;              /* zone init (secondary zones) */
 	uma_fini uz_fini;              /* zone fini (secondary zones) */
-	struct uma_keg *uz_keg;        /* where the items come from */
+	struct uma_keg *uz_keg;        /* where the items come from, or NULL */
+	int (*uz_import)(struct uma_zone *, void **, int, int); /* cache-only
+					  zones: fill store[] instead */
+	void (*uz_release)(struct uma_zone *, void **, int); /* ... and empty */
+	void *uz_arg;                  /* cache-only zones: their source */
 	uint32_t uz_size;              /* item size asked for */
 	uint32_t uz_flags;             /* UMA_ZONE_*, UMA_ZFLAG_* */
 	char uz_name[UMA_NAME_MAX];    /* name */
@@ -307,6 +313,7 @@ struct uma_zone {
 #define UMA_ZFLAG_SECONDARY 0x10000000 /* made by uma_zsecond_create() */
 #define UMA_ZFLAG_INTERNAL 0x20000000  /* kmem's own zone */
 #define UMA_ZFLAG_CTORDTOR 0x40000000  /* has a ctor or dtor */
+#define UMA_ZFLAG_CACHE 0x80000000     /* cache-only: no keg (vmem qcache) */
 
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */

@@ -900,6 +900,8 @@ vmem_check_flags(const vmem_t *vm, int flags, const char *fn)
 		vmem_bad_flags(vm, flags, fn);
 }
 
+static void qc_drain(vmem_t *vm);
+
 /*
  * Everything but the first try: refilling tags, importing, reclaiming,
  * sleeping.  Called and returns with the arena locked.  `searched` tells
@@ -912,7 +914,7 @@ vmem_xalloc_slow(vmem_t *vm, const struct vmem_req *r, int flags,
     vmem_addr_t *addrp, bool searched)
 {
 	int policy = flags & VMEM_POLICY_MASK;
-	bool imported = false, tried = false, reclaimed = false;
+	bool imported = false, tried = false, reclaimed = false, drained = false;
 	vmem_addr_t ia = 0, addr;
 	vmem_size_t is = 0;
 	struct vmem_btag *bt;
@@ -940,6 +942,15 @@ vmem_xalloc_slow(vmem_t *vm, const struct vmem_req *r, int flags,
 				continue;
 			}
 		}
+		if (!drained && vm->vm_qcache_max != 0 &&
+		    (flags & VMEM_QCIMPORT) == 0 && vm->vm_qcache[0] != NULL) {
+			/* Segments may sit in the quantum caches. */
+			drained = true;
+			kp_mutex_unlock(&vm->vm_lock);
+			qc_drain(vm);
+			kp_mutex_lock(&vm->vm_lock);
+			continue;
+		}
 		if (flags & M_NOWAIT)
 			break;
 		if (!vmem_can_ever_fit(vm, r))
@@ -958,6 +969,7 @@ vmem_xalloc_slow(vmem_t *vm, const struct vmem_req *r, int flags,
 		vm->vm_nwaiters--;
 		reclaimed = false;
 		tried = false;
+		drained = false;
 	}
 	vm->vm_nfailures++;
 	return (ENOMEM);
@@ -991,12 +1003,70 @@ vmem_xalloc_int(vmem_t *vm, const struct vmem_req *r, int flags,
 }
 
 /*
- * The quantum cache seam (theory statement, 1.6).  Requests of at most
- * vm_qcache_max bytes come here; for now they go straight to the arena,
- * from VMEM_ADDR_QCACHE_MIN up, as a cache of them would.
+ * Quantum caches (theory statement, 1.6).  Requests of at most
+ * vm_qcache_max bytes go to the zone of their size when there is one, else
+ * straight to the arena, from VMEM_ADDR_QCACHE_MIN up as a cache would.
  */
+static const struct vmem_qcache_ops *vmem_qc_ops;
+
+void
+vmem_set_qcache_ops(const struct vmem_qcache_ops *ops)
+{
+	__atomic_store_n(&vmem_qc_ops, ops, __ATOMIC_RELEASE);
+}
+
+
+static inline void *
+qc_zone(const vmem_t *vm, vmem_size_t size)
+{
+	return (vm->vm_qcache[((size + vm->vm_quantum_mask) >>
+	    vm->vm_quantum_shift) - 1]);
+}
+
+static void
+qc_create(vmem_t *vm)
+{
+	const struct vmem_qcache_ops *ops =
+	    __atomic_load_n(&vmem_qc_ops, __ATOMIC_ACQUIRE);
+	char name[VMEM_NAME_MAX];
+	vmem_size_t n = vm->vm_qcache_max >> vm->vm_quantum_shift;
+
+	if (ops == NULL)
+		return;
+	for (vmem_size_t i = 0; i < n; i++) {
+		vmem_size_t size = (i + 1) << vm->vm_quantum_shift;
+		snprintf(name, sizeof(name), "%.20s-%zu", vm->vm_name, (size_t)size);
+		vm->vm_qcache[i] = ops->vqo_create(vm, name, size);
+	}
+}
+
+static void
+qc_destroy(vmem_t *vm)
+{
+	const struct vmem_qcache_ops *ops =
+	    __atomic_load_n(&vmem_qc_ops, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < VMEM_QCACHE_IDX_MAX; i++) {
+		if (vm->vm_qcache[i] != NULL && ops != NULL)
+			ops->vqo_destroy(vm->vm_qcache[i]);
+		vm->vm_qcache[i] = NULL;
+	}
+}
+
+/* Gives what the quantum caches hold back to the arena; lock not held. */
+static void
+qc_drain(vmem_t *vm)
+{
+	const struct vmem_qcache_ops *ops =
+	    __atomic_load_n(&vmem_qc_ops, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < VMEM_QCACHE_IDX_MAX && ops != NULL; i++)
+		if (vm->vm_qcache[i] != NULL)
+			ops->vqo_drain(vm->vm_qcache[i]);
+}
+
 static int
-qc_alloc(vmem_t *vm, vmem_size_t size, int flags, vmem_addr_t *addrp)
+qc_alloc_direct(vmem_t *vm, vmem_size_t size, int flags, vmem_addr_t *addrp)
 {
 	struct vmem_req r = {
 		.vr_size = vmem_roundup_size(vm, size),
@@ -1009,13 +1079,54 @@ qc_alloc(vmem_t *vm, vmem_size_t size, int flags, vmem_addr_t *addrp)
 	return (vmem_xalloc_int(vm, &r, flags, addrp));
 }
 
+static int
+qc_alloc(vmem_t *vm, vmem_size_t size, int flags, vmem_addr_t *addrp)
+{
+	void *zone = qc_zone(vm, size);
+
+	if (zone != NULL)
+		return (vmem_qc_ops->vqo_alloc(zone, flags, addrp));
+	return (qc_alloc_direct(vm, size, flags, addrp));
+}
+
 static void vmem_xfree_int(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
     const char *fn);
 
 static void
 qc_free(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 {
-	vmem_xfree_int(vm, addr, size, "vmem_free");
+	void *zone = qc_zone(vm, size);
+
+	if (zone != NULL)
+		vmem_qc_ops->vqo_free(zone, addr);
+	else
+		vmem_xfree_int(vm, addr, size, "vmem_free");
+}
+
+int
+vmem_qc_import(vmem_t *vm, vmem_size_t size, vmem_addr_t *store, int cnt,
+    int flags)
+{
+	int n = 0;
+	int wait = flags & VMEM_WAIT_MASK;
+
+	while (n < cnt) {
+		/* Only the first may wait: a short batch is fine. */
+		if (qc_alloc_direct(vm, size,
+		    (n == 0 ? wait : M_NOWAIT) | M_FIRSTFIT | VMEM_QCIMPORT,
+		    &store[n]) != 0)
+			break;
+		n++;
+	}
+	return (n);
+}
+
+void
+vmem_qc_release(vmem_t *vm, vmem_size_t size, const vmem_addr_t *store,
+    int cnt)
+{
+	for (int i = 0; i < cnt; i++)
+		vmem_xfree_int(vm, store[i], size, "vmem_free");
 }
 
 vmem_size_t
@@ -1265,6 +1376,8 @@ vmem_init(vmem_t *vm, const char *name, vmem_addr_t base, vmem_size_t size,
 		kp_mutex_destroy(&vm->vm_lock);
 		return (NULL);
 	}
+	if (vm->vm_qcache_max != 0)
+		qc_create(vm);
 	return (vm);
 }
 
@@ -1309,6 +1422,8 @@ vmem_destroy(vmem_t *vm)
 	vmem_size_t ssize;
 	bool give;
 
+	/* The caches' segments go back first; the rest is the callers'. */
+	qc_destroy(vm);
 	kp_mutex_lock(&vm->vm_lock);
 	if (vm->vm_nbusy > 0) {
 		kp_log("vmem_destroy: arena %s: %ju segments (%zu bytes) "

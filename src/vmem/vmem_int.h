@@ -56,13 +56,19 @@
  *
  * 1.6 Quantum caches.  Bonwick's arenas front small sizes (up to
  *     qcache_max, at most VMEM_QCACHE_IDX_MAX quanta) with object caches of
- *     whole quanta.  vmem_create() records qcache_max, and vmem_alloc() and
- *     vmem_free() send requests that small through qc_alloc() and qc_free()
- *     in subr_vmem.c.  Those two go straight to the arena for now; they are
- *     the seam where UMA zones plug in once UMA is up.  As in FreeBSD,
- *     qc_alloc() asks for addresses from VMEM_ADDR_QCACHE_MIN up, because a
- *     cache cannot tell address 0 from "nothing": an arena with
- *     qcache_max > 0 should not rely on handing out address 0.
+ *     whole quanta.  Here those caches are UMA zones: the zone layer
+ *     installs struct vmem_qcache_ops when the library loads, vmem_init()
+ *     makes one cache-only zone per size of 1..qcache_max/quantum quanta,
+ *     and vmem_alloc() and vmem_free() of those sizes go through the zone
+ *     (per-thread caches, buckets), which imports segments from the arena
+ *     in batches with vmem_qc_import().  Segments in the caches count as
+ *     allocated in vmem_size().  When a request finds no fit, the arena
+ *     drains its quantum caches and searches again before it imports,
+ *     fails or sleeps.  As in FreeBSD, the caches hand out segments from
+ *     VMEM_ADDR_QCACHE_MIN up, because a cache cannot tell address 0 from
+ *     "nothing": an arena with qcache_max > 0 never hands out 0 for those
+ *     sizes.  Without the zone layer (or when a zone cannot be made) the
+ *     sizes go straight to the arena.
  *
  * 2. Implementation
  *
@@ -260,11 +266,16 @@ struct vmem {
 	size_t vm_hashsize;               /* buckets (a power of two) */
 	bool vm_rehashing;                /* a thread is growing the hash */
 	vmem_meta_free_t *vm_hashfree;    /* frees vm_hashlist, or NULL */
+	void *vm_qcache[VMEM_QCACHE_IDX_MAX]; /* quantum cache zones, by
+					     size in quanta less one */
 	size_t vm_hashbytes;              /* bytes of that allocation */
 	struct vmem_btlist vm_hash0[VMEM_HASHSIZE_MIN]; /* the first buckets */
 };
 
 #define VMEM_F_CREATED 0x1 /* storage from vmem_create() */
+
+/* Allocation flag inside kmem: a quantum cache filling itself (no drain). */
+#define VMEM_QCIMPORT 0x40000000
 
 /* ---- interface to the layers above (the map) ------------------------ */
 
@@ -292,6 +303,29 @@ void vmem_set_meta_ops(const struct vmem_meta_ops *ops);
  */
 vmem_t *vmem_init(vmem_t *vm, const char *name, vmem_addr_t base,
     vmem_size_t size, vmem_size_t quantum, vmem_size_t qcache_max, int flags);
+
+/*
+ * Quantum caches (theory statement, 1.6): the zone layer installs these at
+ * load time.  create makes a cache-only zone whose items are segments of
+ * `size` of the arena, filled and emptied with vmem_qc_import() and
+ * vmem_qc_release(); NULL leaves that size uncached.  alloc returns 0 or
+ * ENOMEM.  drain gives every cached segment the calling thread and the
+ * zone hold back to the arena.
+ */
+struct vmem_qcache_ops {
+	void *(*vqo_create)(vmem_t *vm, const char *name, vmem_size_t size);
+	void (*vqo_destroy)(void *zone);
+	int (*vqo_alloc)(void *zone, int flags, vmem_addr_t *addrp);
+	void (*vqo_free)(void *zone, vmem_addr_t addr);
+	void (*vqo_drain)(void *zone);
+};
+void vmem_set_qcache_ops(const struct vmem_qcache_ops *ops);
+/* Fills store[] with up to cnt segments of size; returns how many. */
+int vmem_qc_import(vmem_t *vm, vmem_size_t size, vmem_addr_t *store, int cnt,
+    int flags);
+/* Gives cnt segments of size back to the arena. */
+void vmem_qc_release(vmem_t *vm, vmem_size_t size, const vmem_addr_t *store,
+    int cnt);
 
 /* Counters for reports and tests. */
 struct vmem_stats {
