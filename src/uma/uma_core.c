@@ -1430,6 +1430,16 @@ zone_reclaim_locked(struct uma_zone *zone, int req)
 		keg_drain(zone->uz_keg);
 }
 
+/* Free slabs of kmem's own zones (buckets, slab headers) go back too. */
+static void
+uma_drain_internal(void)
+{
+	for (int i = 0; i < UMA_NBUCKETZONES; i++)
+		keg_drain(&uma_bucket_zk[i].zk_keg);
+	for (int i = 0; i < UMA_NHDRZONES; i++)
+		keg_drain(&uma_hdr_zk[i].zk_keg);
+}
+
 static void
 uma_check_req(const char *what, int req)
 {
@@ -1455,6 +1465,7 @@ uma_zone_reclaim(uma_zone_t zone, int req)
 	/* A secondary's items live in the primary's keg. */
 	if (zone->uz_flags & UMA_ZFLAG_SECONDARY)
 		keg_drain(zone->uz_keg);
+	uma_drain_internal();
 }
 
 void
@@ -1482,6 +1493,8 @@ uma_reclaim(int req)
 		if (!(zone->uz_flags & UMA_ZFLAG_SECONDARY))
 			zone_reclaim_locked(zone, req);
 	kp_mutex_unlock(&uma_zones_lock);
+	/* Buckets and headers freed above may have emptied their slabs. */
+	uma_drain_internal();
 }
 
 /* The periodic trim (from uma_housekeeping). */

@@ -117,24 +117,69 @@ vmem_meta_bytes(void)
 
 /* ---- the global boundary-tag pool ---------------------------------------- */
 
+/*
+ * Tags live on pages from the meta ops.  The first tag-sized slot of each
+ * page is its header: how many of the page's tags are in the pool, and
+ * those tags.  Pages whose tags are all in the pool ("idle") beyond
+ * VMEM_BT_IDLE_KEEP are given back to the meta ops, so the tags of a burst
+ * of segments do not stay forever.  Tags are taken from the seed first,
+ * then from pages in use, then from idle pages, so that pages empty out.
+ */
+struct vmem_bt_page {
+	_Alignas(64)
+	LIST_ENTRY(vmem_bt_page) bpg_link; /* bp_partial or bp_idle */
+	struct vmem_btlist bpg_free;       /* this page's tags in the pool */
+	uint32_t bpg_nfree;                /* their number */
+	bool bpg_idle;                     /* on bp_idle */
+	vmem_meta_free_t *bpg_freefn;      /* gives the page back */
+};
+_Static_assert(sizeof(struct vmem_bt_page) <= sizeof(struct vmem_btag),
+    "the page header fits in one tag slot");
+LIST_HEAD(vmem_bt_pagelist, vmem_bt_page);
+
+#define VMEM_BT_IDLE_KEEP 2 /* idle tag pages kept */
+
 static struct vmem_bt_pool {
 	kp_mutex_t bp_lock;          /* guards the pool (a leaf lock) */
 	kp_cond_t bp_cv;             /* M_WAITOK waiters for tags */
 	bool bp_ready;               /* seeded and bp_cv initialised */
-	struct vmem_btlist bp_free;  /* tags not given to any arena */
-	uint64_t bp_nfree;           /* length of bp_free */
+	struct vmem_btlist bp_seed;  /* free tags of the static seed */
+	struct vmem_bt_pagelist bp_partial; /* pages with tags in use */
+	struct vmem_bt_pagelist bp_idle; /* pages with none in use */
+	uint64_t bp_nidle;           /* pages on bp_idle */
+	uint64_t bp_nfree;           /* tags in the pool */
 	uint64_t bp_ntags;           /* tags in existence */
 	uint64_t bp_pages;           /* tag pages from the meta ops */
 	uint64_t bp_grows;           /* growths attempted */
 	uint64_t bp_growfail;        /* growths the meta ops refused */
+	uint64_t bp_shrinks;         /* pages given back */
 	int bp_nwaiters;             /* threads asleep on bp_cv */
 } vmem_bt_pool = { .bp_lock = KP_MUTEX_INITIALIZER };
 
-/* Serializes growth of the pool; see the theory statement, 2.4. */
+/* Serializes growth and shrinking of the pool; theory statement, 2.4. */
 static kp_mutex_t vmem_bt_grow_lock = KP_MUTEX_INITIALIZER;
 
 /* The tags the pool starts with, so that bootstrap needs no memory. */
 static struct vmem_btag vmem_bt_seed[VMEM_BT_SEED];
+
+static inline size_t
+bt_per_page(void)
+{
+	return (kp_page_size() / sizeof(struct vmem_btag) - 1);
+}
+
+static inline bool
+bt_is_seed(const struct vmem_btag *bt)
+{
+	return (bt >= vmem_bt_seed && bt < vmem_bt_seed + VMEM_BT_SEED);
+}
+
+static inline struct vmem_bt_page *
+bt_page_of(const struct vmem_btag *bt)
+{
+	return ((struct vmem_bt_page *)((uintptr_t)bt &
+	    ~(uintptr_t)(kp_page_size() - 1)));
+}
 
 /* Pool locked. */
 static void
@@ -145,11 +190,69 @@ bt_pool_ready(void)
 	if (KP_LIKELY(bp->bp_ready))
 		return;
 	kp_cond_init(&bp->bp_cv);
-	LIST_INIT(&bp->bp_free);
+	LIST_INIT(&bp->bp_seed);
+	LIST_INIT(&bp->bp_partial);
+	LIST_INIT(&bp->bp_idle);
 	for (size_t i = 0; i < VMEM_BT_SEED; i++)
-		LIST_INSERT_HEAD(&bp->bp_free, &vmem_bt_seed[i], bt_link);
+		LIST_INSERT_HEAD(&bp->bp_seed, &vmem_bt_seed[i], bt_link);
 	bp->bp_nfree = bp->bp_ntags = VMEM_BT_SEED;
 	bp->bp_ready = true;
+}
+
+/* A tag from the pool (which has one); pool locked. */
+static struct vmem_btag *
+bt_pool_take(void)
+{
+	struct vmem_bt_pool *bp = &vmem_bt_pool;
+	struct vmem_bt_page *pg;
+	struct vmem_btag *bt = LIST_FIRST(&bp->bp_seed);
+
+	if (bt != NULL) {
+		LIST_REMOVE(bt, bt_link);
+		bp->bp_nfree--;
+		return (bt);
+	}
+	pg = LIST_FIRST(&bp->bp_partial);
+	if (pg == NULL) {
+		pg = LIST_FIRST(&bp->bp_idle);
+		if (pg == NULL)
+			kp_fatal("vmem: the tag pool counts %ju free tags but has none",
+			    (uintmax_t)bp->bp_nfree);
+		LIST_REMOVE(pg, bpg_link);
+		pg->bpg_idle = false;
+		bp->bp_nidle--;
+		LIST_INSERT_HEAD(&bp->bp_partial, pg, bpg_link);
+	}
+	bt = LIST_FIRST(&pg->bpg_free);
+	LIST_REMOVE(bt, bt_link);
+	if (--pg->bpg_nfree == 0)
+		LIST_REMOVE(pg, bpg_link); /* all in use: on no list */
+	bp->bp_nfree--;
+	return (bt);
+}
+
+/* Puts a tag back in the pool; pool locked. */
+static void
+bt_pool_put(struct vmem_btag *bt)
+{
+	struct vmem_bt_pool *bp = &vmem_bt_pool;
+	struct vmem_bt_page *pg;
+
+	bp->bp_nfree++;
+	if (bt_is_seed(bt)) {
+		LIST_INSERT_HEAD(&bp->bp_seed, bt, bt_link);
+		return;
+	}
+	pg = bt_page_of(bt);
+	LIST_INSERT_HEAD(&pg->bpg_free, bt, bt_link);
+	if (pg->bpg_nfree++ == 0)
+		LIST_INSERT_HEAD(&bp->bp_partial, pg, bpg_link);
+	if (pg->bpg_nfree == bt_per_page()) {
+		LIST_REMOVE(pg, bpg_link);
+		LIST_INSERT_HEAD(&bp->bp_idle, pg, bpg_link);
+		pg->bpg_idle = true;
+		bp->bp_nidle++;
+	}
 }
 
 void
@@ -164,7 +267,54 @@ vmem_bt_stats(struct vmem_bt_stats *st)
 	st->vbs_free = bp->bp_nfree;
 	st->vbs_grows = bp->bp_grows;
 	st->vbs_growfail = bp->bp_growfail;
+	st->vbs_shrinks = bp->bp_shrinks;
 	kp_mutex_unlock(&bp->bp_lock);
+}
+
+/*
+ * Gives idle tag pages beyond VMEM_BT_IDLE_KEEP back, keeping the reserve.
+ * Called with no arena lock held (the meta ops may take any).
+ */
+static KP_NOINLINE void
+bt_pool_shrink(void)
+{
+	struct vmem_bt_pool *bp = &vmem_bt_pool;
+	struct vmem_bt_pagelist out = LIST_HEAD_INITIALIZER(out);
+	struct vmem_bt_page *pg;
+	size_t per = bt_per_page(), pgsz = kp_page_size();
+
+	if (vmem_meta_depth > 0 || vmem_bt_grower)
+		return; /* inside the meta ops: later */
+	if (!kp_mutex_trylock(&vmem_bt_grow_lock))
+		return; /* someone grows or shrinks: later */
+	kp_mutex_lock(&bp->bp_lock);
+	while (bp->bp_nidle > VMEM_BT_IDLE_KEEP &&
+	    bp->bp_nfree - per >= VMEM_BT_RESERVE + VMEM_BT_BATCH) {
+		pg = LIST_FIRST(&bp->bp_idle);
+		LIST_REMOVE(pg, bpg_link);
+		bp->bp_nidle--;
+		bp->bp_nfree -= per;
+		bp->bp_ntags -= per;
+		bp->bp_pages--;
+		bp->bp_shrinks++;
+		LIST_INSERT_HEAD(&out, pg, bpg_link);
+	}
+	kp_mutex_unlock(&bp->bp_lock);
+	while ((pg = LIST_FIRST(&out)) != NULL) {
+		LIST_REMOVE(pg, bpg_link);
+		vmem_meta_free(pg->bpg_freefn, pg, pgsz);
+		__atomic_sub_fetch(&vmem_meta_tag_bytes, pgsz, __ATOMIC_RELAXED);
+	}
+	kp_mutex_unlock(&vmem_bt_grow_lock);
+}
+
+/* Cheap test, no lock: are there idle pages to give back? */
+static inline void
+bt_pool_maybe_shrink(void)
+{
+	if (KP_UNLIKELY(__atomic_load_n(&vmem_bt_pool.bp_nidle,
+	    __ATOMIC_RELAXED) > VMEM_BT_IDLE_KEEP))
+		bt_pool_shrink();
 }
 
 /*
@@ -177,8 +327,8 @@ bt_pool_grow(int flags)
 {
 	struct vmem_bt_pool *bp = &vmem_bt_pool;
 	vmem_meta_free_t *freefn;
-	struct vmem_btag *tags = NULL;
-	size_t pg = kp_page_size(), n;
+	struct vmem_bt_page *pg = NULL;
+	size_t pgsz = kp_page_size(), n;
 	bool enough;
 
 	kp_mutex_lock(&vmem_bt_grow_lock);
@@ -189,21 +339,25 @@ bt_pool_grow(int flags)
 	kp_mutex_unlock(&bp->bp_lock);
 	if (!enough) {
 		vmem_bt_grower = true;
-		tags = vmem_meta_alloc(pg, M_NOWAIT, &freefn);
+		pg = vmem_meta_alloc(pgsz, M_NOWAIT, &freefn);
 		vmem_bt_grower = false;
 	}
-	if (tags != NULL) {
-		n = pg / sizeof(*tags);
+	if (pg != NULL) {
+		struct vmem_btag *tags = (struct vmem_btag *)pg;
+		n = bt_per_page();
+		pg->bpg_freefn = freefn;
+		LIST_INIT(&pg->bpg_free);
+		pg->bpg_nfree = 0;
+		pg->bpg_idle = false;
 		kp_mutex_lock(&bp->bp_lock);
-		for (size_t i = 0; i < n; i++)
-			LIST_INSERT_HEAD(&bp->bp_free, &tags[i], bt_link);
-		bp->bp_nfree += n;
 		bp->bp_ntags += n;
 		bp->bp_pages++;
+		for (size_t i = 1; i <= n; i++)
+			bt_pool_put(&tags[i]);
 		if (bp->bp_nwaiters > 0)
 			kp_cond_broadcast(&bp->bp_cv);
 		kp_mutex_unlock(&bp->bp_lock);
-		__atomic_add_fetch(&vmem_meta_tag_bytes, pg, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&vmem_meta_tag_bytes, pgsz, __ATOMIC_RELAXED);
 	} else if (!enough) {
 		kp_mutex_lock(&bp->bp_lock);
 		bp->bp_growfail++;
@@ -211,7 +365,7 @@ bt_pool_grow(int flags)
 	}
 	kp_mutex_unlock(&vmem_bt_grow_lock);
 
-	if (enough || tags != NULL)
+	if (enough || pg != NULL)
 		return (0);
 	if (flags & M_NOWAIT)
 		return (ENOMEM);
@@ -248,10 +402,8 @@ bt_refill(vmem_t *vm, int flags)
 		kp_mutex_lock(&bp->bp_lock);
 		bt_pool_ready();
 		while (want > 0 && bp->bp_nfree > floor) {
-			bt = LIST_FIRST(&bp->bp_free);
-			LIST_REMOVE(bt, bt_link);
+			bt = bt_pool_take();
 			LIST_INSERT_HEAD(&vm->vm_freetags, bt, bt_link);
-			bp->bp_nfree--;
 			vm->vm_nfreetags++;
 			want--;
 		}
@@ -288,9 +440,8 @@ bt_trim(vmem_t *vm, int keep)
 	while (vm->vm_nfreetags > keep) {
 		bt = LIST_FIRST(&vm->vm_freetags);
 		LIST_REMOVE(bt, bt_link);
-		LIST_INSERT_HEAD(&bp->bp_free, bt, bt_link);
 		vm->vm_nfreetags--;
-		bp->bp_nfree++;
+		bt_pool_put(bt);
 	}
 	if (bp->bp_nwaiters > 0)
 		kp_cond_broadcast(&bp->bp_cv);
@@ -1268,6 +1419,7 @@ vmem_xfree_int(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 		vmem_drop_span(vm, t, bt);
 		kp_mutex_unlock(&vm->vm_lock);
 		releasefn(arg, saddr, ssize);
+		bt_pool_maybe_shrink();
 		if (wake) {
 			kp_mutex_lock(&vm->vm_lock);
 			kp_cond_broadcast(&vm->vm_cv);
@@ -1279,6 +1431,7 @@ vmem_xfree_int(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	if (wake)
 		kp_cond_broadcast(&vm->vm_cv);
 	kp_mutex_unlock(&vm->vm_lock);
+	bt_pool_maybe_shrink();
 }
 
 void

@@ -143,8 +143,12 @@
  *         again: growth never recurses.
  *     If the meta ops return NULL, an M_NOWAIT operation fails with ENOMEM
  *     and an M_WAITOK one waits (on the pool's condition variable, timed)
- *     and retries.  Tag pages are never given back: tags of every arena mix
- *     on them.  vmem_meta_bytes() counts them with the hashes and arenas.
+ *     and retries.  Each tag page keeps count of its tags in the pool (its
+ *     header takes the first tag slot); tags are taken from the static
+ *     seed first, then from pages with tags in use, then from idle pages,
+ *     so that pages empty out, and idle pages beyond VMEM_BT_IDLE_KEEP are
+ *     given back to the meta ops after a free, with no arena lock held.
+ *     vmem_meta_bytes() counts tag pages with the hashes and arenas.
  *
  * 2.5 Meta ops.  Metadata (tag pages, hash tables, the vmem_t of
  *     vmem_create()) comes from the meta ops installed with
@@ -354,6 +358,7 @@ struct vmem_bt_stats {
 	uint64_t vbs_free;     /* tags in the pool, reserve included */
 	uint64_t vbs_grows;    /* pool growths attempted */
 	uint64_t vbs_growfail; /* of which the meta ops returned NULL */
+	uint64_t vbs_shrinks;  /* idle tag pages given back */
 };
 void vmem_bt_stats(struct vmem_bt_stats *st);
 
