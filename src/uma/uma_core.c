@@ -1054,7 +1054,8 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 	else
 		max = 5;
 	zone->uz_bucket_size_max = max;
-	zone->uz_bucket_size = max;
+	/* One size below the most; contention on the zone lock grows it. */
+	zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;
 }
 
 static void
