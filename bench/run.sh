@@ -36,3 +36,7 @@ if [ -z "$quick" ] && command -v valgrind >/dev/null 2>&1; then
 	done
 	echo
 fi
+
+# UMA zones against glibc malloc, jemalloc, mimalloc and tcmalloc: fast
+# path, throughput and memory (bench/uma.sh says how it measures).
+sh "$(dirname "$0")/uma.sh" "$build" $quick
