@@ -57,6 +57,7 @@ static void *zone_alloc_item(struct uma_zone *zone, void *arg, int flags);
 static void zone_free_item(struct uma_zone *zone, void *item, void *arg,
     bool dtor);
 static void uma_startup(void);
+static void zone_trim_buckets(struct uma_zone *zone, uint64_t keep);
 
 /* ---- slabs ------------------------------------------------------------------- */
 
@@ -380,7 +381,7 @@ static int
 zone_limit_take(struct uma_zone *zone, int want, int flags)
 {
 	uint64_t max, items;
-	bool hit = false, slept = false;
+	bool hit = false, sleeping = false, trimmed = false;
 
 	if (zone->uz_max_items == 0) {
 		atomic_fetch_add(&zone->uz_items, (uint64_t)want);
@@ -402,6 +403,17 @@ zone_limit_take(struct uma_zone *zone, int want, int flags)
 			atomic_fetch_add(&zone->uz_items, (uint64_t)want);
 			break;
 		}
+		/*
+		 * Free items in the zone's bucket cache count against the
+		 * limit: give them back to the keg, which makes room.
+		 */
+		if (zone->uz_bkt_count > 0 && !trimmed) {
+			trimmed = true;
+			kp_mutex_unlock(&zone->uz_lock);
+			zone_trim_buckets(zone, 0);
+			kp_mutex_lock(&zone->uz_lock);
+			continue;
+		}
 		if (!hit) {
 			hit = true;
 			zone_log_warning(zone);
@@ -417,18 +429,24 @@ zone_limit_take(struct uma_zone *zone, int want, int flags)
 			want = 0;
 			break;
 		}
-		/* Sleep; frees bypass the caches while anyone sleeps. */
-		if (zone->uz_sleepers++ == 0)
-			atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_SLEEPERS);
+		/*
+		 * Sleep.  While anyone sleeps, frees bypass the caches and
+		 * wake the sleepers; the flag stays up across sleep slices so
+		 * that no free between two slices is missed.  Other threads
+		 * are asked for the items they cache.
+		 */
+		if (!sleeping) {
+			sleeping = true;
+			if (zone->uz_sleepers++ == 0)
+				atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_SLEEPERS);
+		}
+		atomic_fetch_add(&uma_drain_gen, 1);
 		atomic_fetch_add(&zone->uz_sleeps, 1);
-		slept = true;
 		(void)kp_cond_timedwait(&zone->uz_cv, &zone->uz_lock, UMA_SLEEP_NS);
-		if (--zone->uz_sleepers == 0)
-			atomic_fetch_and(&zone->uz_freeslow,
-			    ~(uint32_t)UMA_FREESLOW_SLEEPERS);
-		if (slept) /* others may hold items in caches: ask for them */
-			atomic_fetch_add(&uma_drain_gen, 1);
+		trimmed = false;
 	}
+	if (sleeping && --zone->uz_sleepers == 0)
+		atomic_fetch_and(&zone->uz_freeslow, ~(uint32_t)UMA_FREESLOW_SLEEPERS);
 	kp_mutex_unlock(&zone->uz_lock);
 	return (want);
 }
@@ -548,7 +566,7 @@ static struct uma_bucket *
 bucket_alloc(struct uma_zone *zone, int flags)
 {
 	struct uma_bucket *b;
-	int z = bucket_zone_for(zone->uz_bucket_size);
+	int z = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
 
 	kp_mutex_lock(&zone->uz_lock);
 	b = TAILQ_FIRST(&zone->uz_empty);
@@ -914,7 +932,11 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			cache_swap(c);
 			continue;
 		}
-		/* A bucket from the zone's bucket cache. */
+		/*
+		 * A bucket from the zone's bucket cache; the empty alloc bucket
+		 * becomes a spare in the same visit.
+		 */
+		old = cache_set_alloc(c, NULL, 0);
 		if (!kp_mutex_trylock(&zone->uz_lock)) {
 			kp_mutex_lock(&zone->uz_lock);
 			/* Contention: bigger buckets mean fewer visits. */
@@ -922,11 +944,20 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 				int z = bucket_zone_for(zone->uz_bucket_size);
 				if (z + 1 < UMA_NBUCKETZONES &&
 				    uma_bucket_entries[z + 1] <= zone->uz_bucket_size_max)
-					zone->uz_bucket_size = uma_bucket_entries[z + 1];
+					UMA_STAT_STORE(zone->uz_bucket_size,
+					    uma_bucket_entries[z + 1]);
 			}
 		}
 		b = zone_get_bucket(zone);
+		if (old != NULL && old->ub_cnt == 0 &&
+		    zone->uz_nempty < UMA_EMPTY_BUCKETS) {
+			TAILQ_INSERT_HEAD(&zone->uz_empty, old, ub_link);
+			zone->uz_nempty++;
+			old = NULL;
+		}
 		kp_mutex_unlock(&zone->uz_lock);
+		if (old != NULL)
+			bucket_free(NULL, old);
 		if (b == NULL) {
 			/* Fill one from the keg. */
 			if (flags & M_USE_RESERVE)
@@ -997,22 +1028,35 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 			cache_swap(c);
 			continue;
 		}
-		/* Hand the full bucket to the zone; take an empty one. */
-		b = bucket_alloc(zone, M_NOWAIT);
+		/*
+		 * Hand the full bucket to the zone and take a spare empty one in
+		 * one visit; make a new one if there is none.
+		 */
+		old = cache_set_free(c, NULL, 0);
+		kp_mutex_lock(&zone->uz_lock);
+		if (old != NULL && old->ub_cnt > 0) {
+			zone_put_bucket(zone, old);
+			old = NULL;
+		}
+		b = TAILQ_FIRST(&zone->uz_empty);
+		if (b != NULL && b->ub_bzone >=
+		    (uint32_t)bucket_zone_for(zone->uz_bucket_size)) {
+			TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
+			zone->uz_nempty--;
+		} else {
+			b = NULL;
+		}
+		kp_mutex_unlock(&zone->uz_lock);
+		if (old != NULL)
+			bucket_free(zone, old); /* an empty one */
+		if (b == NULL)
+			b = bucket_alloc(zone, M_NOWAIT);
 		if (b == NULL) {
 			zone_free_item(zone, item, NULL, false);
 			return;
 		}
-		old = cache_set_free(c, b, 0);
-		if (old != NULL) {
-			if (old->ub_cnt > 0) {
-				kp_mutex_lock(&zone->uz_lock);
-				zone_put_bucket(zone, old);
-				kp_mutex_unlock(&zone->uz_lock);
-			} else {
-				bucket_free(zone, old);
-			}
-		}
+		b->ub_cnt = 0;
+		(void)cache_set_free(c, b, 0);
 	}
 }
 
@@ -1053,7 +1097,7 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 13;
 	else
 		max = 5;
-	zone->uz_bucket_size_max = max;
+	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
 	/* One size below the most; contention on the zone lock grows it. */
 	zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;
 }
@@ -1251,6 +1295,7 @@ uma_zsecond_create(const char *name, uma_ctor ctor, uma_dtor dtor,
 	zk->zk_zone.uz_primary = primary;
 	zk->zk_zone.uz_bucket_size = primary->uz_bucket_size;
 	zk->zk_zone.uz_bucket_size_max = primary->uz_bucket_size_max;
+	zk->zk_zone.uz_bucket_size_base = primary->uz_bucket_size_base;
 	kp_mutex_lock(&primary->uz_lock);
 	primary->uz_nsecondary++;
 	kp_mutex_unlock(&primary->uz_lock);
@@ -1318,6 +1363,33 @@ uma_zdestroy(uma_zone_t zone)
 
 /* ---- limits, reserves, preallocation ----------------------------------------- */
 
+/*
+ * Fits the caching of a zone to its limit and reserve; zone lock held.
+ * Items in caches count against the limit, so buckets stay small against
+ * it, and below 64 items there are no per-thread caches at all, so that the
+ * limit is what one can allocate.  A zone with a reserve has none either:
+ * a cached item cannot tell whether it may be handed to an ordinary
+ * request.  Lifting the limit or the reserve gives the caches back.
+ */
+static void
+zone_fit_caching(struct uma_zone *zone)
+{
+	uint32_t bmax = zone->uz_bucket_size_base;
+	uint64_t max = zone->uz_max_items;
+	bool nocache = zone->uz_id == UMA_SLOT_NONE || zone->uz_reserve > 0 ||
+	    (max != 0 && max < 64);
+
+	if (max != 0 && max / 8 < bmax)
+		bmax = max / 8 < 5 ? 5 : (uint32_t)(max / 8);
+	zone->uz_bucket_size_max = bmax;
+	if (zone->uz_bucket_size > bmax)
+		UMA_STAT_STORE(zone->uz_bucket_size, bmax);
+	if (nocache)
+		atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_NOCACHE);
+	else
+		atomic_fetch_and(&zone->uz_freeslow, ~(uint32_t)UMA_FREESLOW_NOCACHE);
+}
+
 int
 uma_zone_set_max(uma_zone_t zone, int nitems)
 {
@@ -1325,20 +1397,7 @@ uma_zone_set_max(uma_zone_t zone, int nitems)
 
 	kp_mutex_lock(&zone->uz_lock);
 	zone->uz_max_items = max;
-	if (max != 0) {
-		/*
-		 * Items in caches count against the limit: keep the buckets
-		 * small against it, and below 64 items keep none at all, so
-		 * that the limit is what one can allocate.
-		 */
-		uint32_t bmax = (uint32_t)(max / 8);
-		if (bmax < zone->uz_bucket_size_max)
-			zone->uz_bucket_size_max = bmax < 5 ? 5 : bmax;
-		if (zone->uz_bucket_size > zone->uz_bucket_size_max)
-			zone->uz_bucket_size = zone->uz_bucket_size_max;
-		if (max < 64)
-			atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_NOCACHE);
-	}
+	zone_fit_caching(zone);
 	kp_cond_broadcast(&zone->uz_cv);
 	kp_mutex_unlock(&zone->uz_lock);
 	/* Ask threads for items they cache beyond the new limit. */
@@ -1378,7 +1437,19 @@ uma_zone_reserve(uma_zone_t zone, int nitems)
 
 	kp_mutex_lock(&zone->uz_lock);
 	zone->uz_reserve = n;
+	zone_fit_caching(zone);
 	kp_mutex_unlock(&zone->uz_lock);
+	if (n > 0) {
+		/* What the caches hold goes back where the reserve can see it. */
+		struct uma_tcache *tc = uma_tc;
+		atomic_fetch_add(&uma_drain_gen, 1);
+		if (tc != &uma_tcache_empty && zone->uz_id != UMA_SLOT_NONE) {
+			kp_mutex_lock(&uma_tc_lock);
+			cache_flush(zone, &tc->tc_cache[zone->uz_id], true);
+			kp_mutex_unlock(&uma_tc_lock);
+		}
+		zone_trim_buckets(zone, 0);
+	}
 	if (keg == NULL)
 		return;
 	kp_mutex_lock(&keg->uk_lock);
@@ -1632,7 +1703,7 @@ uma_qc_create(vmem_t *vm, const char *name, vmem_size_t size)
 	zk->zk_zone.uz_release = uma_qc_release;
 	zk->zk_zone.uz_arg = vm;
 	/* Small buckets: what the caches hold is taken from the arena. */
-	zk->zk_zone.uz_bucket_size_max = 29;
+	zk->zk_zone.uz_bucket_size_max = zk->zk_zone.uz_bucket_size_base = 29;
 	zk->zk_zone.uz_bucket_size = 13;
 	zone_register(&zk->zk_zone, true);
 	return (&zk->zk_zone);

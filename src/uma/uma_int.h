@@ -291,6 +291,7 @@ struct uma_zone {
 	uint64_t uz_wss;               /* working-set estimate */
 	uint32_t uz_bucket_size;       /* entries of new buckets */
 	uint32_t uz_bucket_size_max;   /* ... at most */
+	uint32_t uz_bucket_size_base;  /* ... at most, for the item size */
 	uint32_t uz_sleepers;          /* threads asleep at the limit */
 	uint64_t uz_max_items;         /* limit, 0 = none */
 	uint64_t uz_reserve;           /* items kept for M_USE_RESERVE */

@@ -220,7 +220,7 @@ bt_pool_take(void)
 			    (uintmax_t)bp->bp_nfree);
 		LIST_REMOVE(pg, bpg_link);
 		pg->bpg_idle = false;
-		bp->bp_nidle--;
+		__atomic_store_n(&bp->bp_nidle, bp->bp_nidle - 1, __ATOMIC_RELAXED);
 		LIST_INSERT_HEAD(&bp->bp_partial, pg, bpg_link);
 	}
 	bt = LIST_FIRST(&pg->bpg_free);
@@ -251,7 +251,7 @@ bt_pool_put(struct vmem_btag *bt)
 		LIST_REMOVE(pg, bpg_link);
 		LIST_INSERT_HEAD(&bp->bp_idle, pg, bpg_link);
 		pg->bpg_idle = true;
-		bp->bp_nidle++;
+		__atomic_store_n(&bp->bp_nidle, bp->bp_nidle + 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -292,7 +292,7 @@ bt_pool_shrink(void)
 	    bp->bp_nfree - per >= VMEM_BT_RESERVE + VMEM_BT_BATCH) {
 		pg = LIST_FIRST(&bp->bp_idle);
 		LIST_REMOVE(pg, bpg_link);
-		bp->bp_nidle--;
+		__atomic_store_n(&bp->bp_nidle, bp->bp_nidle - 1, __ATOMIC_RELAXED);
 		bp->bp_nfree -= per;
 		bp->bp_ntags -= per;
 		bp->bp_pages--;
