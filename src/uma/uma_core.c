@@ -41,8 +41,9 @@ static pthread_key_t uma_tc_key;
 static const uint16_t uma_bucket_entries[] = {5, 13, 29, 61, 125, 253};
 #define UMA_NBUCKETZONES 6
 /* Off-page slab headers. */
-static const uint16_t uma_hdr_sizes[] = {64, 128, 256, 512, 1024, 2048};
-#define UMA_NHDRZONES 6
+static const uint16_t uma_hdr_sizes[] = {64, 128, 256, 512, 1024, 2048,
+    4096};
+#define UMA_NHDRZONES 7
 
 struct uma_zk {
 	struct uma_zone zk_zone;
@@ -108,6 +109,9 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	memset(slab->us_free, 0xff, w * sizeof(uint64_t));
 	if (keg->uk_ipers % 64 != 0)
 		slab->us_free[w - 1] = (UINT64_C(1) << (keg->uk_ipers % 64)) - 1;
+	if (keg->uk_itemmeta != 0)
+		memset(uma_slab_meta(keg, slab), 0,
+		    (size_t)keg->uk_ipers * keg->uk_itemmeta);
 	kmem_pt_set_ptr(mem, keg->uk_ppera, KMC_SLAB, slab);
 
 	if (keg->uk_init != NULL) {
@@ -338,7 +342,8 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	keg->uk_ppera = best_ppera;
 	keg->uk_ipers = best_ipers;
 	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
-	    ((best_ipers + 63) / 64) * 8);
+	    ((best_ipers + 63) / 64) * 8 + (size_t)best_ipers * keg->uk_itemmeta);
+	keg->uk_rshift = (rsize & (rsize - 1)) == 0 ? __builtin_ctz(rsize) : -1;
 	if (inline_hdr) {
 		keg->uk_hdroff = (keg->uk_hdrsize + keg->uk_align) & ~keg->uk_align;
 		keg->uk_hdrzone = -1;
@@ -1105,7 +1110,7 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 static void
 keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
     uma_init uminit, uma_fini fini, uint32_t align, uint32_t flags,
-    bool inline_hdr)
+    bool inline_hdr, uint32_t itemmeta)
 {
 	kp_mutex_init(&keg->uk_lock);
 	LIST_INIT(&keg->uk_part);
@@ -1117,6 +1122,7 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	keg->uk_init = uminit;
 	keg->uk_fini = fini;
 	keg->uk_primary = zone;
+	keg->uk_itemmeta = itemmeta;
 	/* kmem's own zones keep their slabs with the rest of the metadata. */
 	keg->uk_arena = inline_hdr ? kmem_meta_arena() : kmem_map_arena();
 	keg_layout(keg, inline_hdr);
@@ -1134,7 +1140,7 @@ uma_internal_zone(struct uma_zk *zk, const char *name, size_t size)
 	zk->zk_zone.uz_freeslow |= UMA_FREESLOW_NOCACHE;
 	/* Cache-line aligned: slab headers must be (page table pointers). */
 	keg_init(&zk->zk_keg, &zk->zk_zone, size, NULL, NULL, UMA_CACHE_LINE - 1,
-	    UMA_ZONE_NOBUCKET, true);
+	    UMA_ZONE_NOBUCKET, true, 0);
 	LIST_INSERT_HEAD(&uma_zones, &zk->zk_zone, uz_link);
 }
 
@@ -1258,7 +1264,27 @@ uma_zcreate(const char *name, size_t size, uma_ctor ctor, uma_dtor dtor,
 	memset(zk, 0, sizeof(*zk));
 	zone_init_common(&zk->zk_zone, name, size, ctor, dtor, flags);
 	keg_init(&zk->zk_keg, &zk->zk_zone, size, uminit, fini, amask, flags,
-	    false);
+	    false, 0);
+	zone_set_bucket_sizes(&zk->zk_zone, zk->zk_keg.uk_rsize);
+	zone_register(&zk->zk_zone, (flags & UMA_ZONE_NOBUCKET) == 0);
+	return (&zk->zk_zone);
+}
+
+uma_zone_t
+uma_zcreate_internal(const char *name, size_t size, int align, uint32_t flags,
+    uint32_t itemmeta)
+{
+	struct uma_zk *zk;
+
+	if (!uma_up())
+		return (NULL);
+	zk = zone_alloc_item(&uma_zones_zk.zk_zone, NULL, M_WAITOK);
+	if (zk == NULL)
+		return (NULL);
+	memset(zk, 0, sizeof(*zk));
+	zone_init_common(&zk->zk_zone, name, size, NULL, NULL, flags);
+	keg_init(&zk->zk_keg, &zk->zk_zone, size, NULL, NULL, (uint32_t)align,
+	    flags, false, itemmeta);
 	zone_set_bucket_sizes(&zk->zk_zone, zk->zk_keg.uk_rsize);
 	zone_register(&zk->zk_zone, (flags & UMA_ZONE_NOBUCKET) == 0);
 	return (&zk->zk_zone);

@@ -248,6 +248,9 @@ struct uma_keg {
 	uint32_t uk_flags;             /* UMA_ZONE_* */
 	uint32_t uk_hdrsize;           /* bytes of a slab header */
 	uint32_t uk_hdroff;            /* items start here (inline header) */
+	uint32_t uk_itemmeta;          /* bytes of per-item metadata in the
+					  header (after the bitset), or 0 */
+	int32_t uk_rshift;             /* log2(uk_rsize) if a power of 2, or -1 */
 	bool uk_inline;                /* header inside the slab */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
@@ -316,6 +319,10 @@ struct uma_zone {
 #define UMA_ZFLAG_CTORDTOR 0x40000000  /* has a ctor or dtor */
 #define UMA_ZFLAG_CACHE 0x80000000     /* cache-only: no keg (vmem qcache) */
 
+/* Flags inside kmem (the public ones are in <kmem/uma.h>). */
+#define UMA_ZONE_MALLOC 0x0010 /* a kmalloc zone: its items are counted by
+                                  malloc types, so totals skip it */
+
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
 #define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
@@ -363,6 +370,33 @@ uma_bucket_of(void **items)
 				(struct uma_bucket *)((char *)items -
 				    offsetof(struct uma_bucket, ub_bucket)));
 }
+
+/* Index of item in its slab (no checks). */
+static inline uint32_t
+uma_slab_index(const struct uma_keg *keg, const struct uma_slab *slab,
+    const void *item)
+{
+	uintptr_t off = (uintptr_t)item - (uintptr_t)slab->us_data;
+
+	if (KP_LIKELY(keg->uk_rshift >= 0))
+		return ((uint32_t)(off >> keg->uk_rshift));
+	return ((uint32_t)(off / keg->uk_rsize));
+}
+
+/* The per-item metadata array of a slab (kegs with uk_itemmeta). */
+static inline void *
+uma_slab_meta(const struct uma_keg *keg, struct uma_slab *slab)
+{
+	return (&slab->us_free[(keg->uk_ipers + 63) / 64]);
+}
+
+/*
+ * A zone for kmem's layers above uma: flags may include UMA_ZONE_MALLOC,
+ * and itemmeta bytes of metadata per item are kept in the slab header
+ * (off the item's pages).
+ */
+uma_zone_t uma_zcreate_internal(const char *name, size_t size, int align,
+    uint32_t flags, uint32_t itemmeta);
 
 /* The cache slot of zone in tcache tc. */
 static inline struct uma_cache *
