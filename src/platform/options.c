@@ -34,6 +34,9 @@ static const struct kopt_desc kopt_rows[] = {
 	"(0: never)"),
     KOPT_ROW(verbose, KOPT_BOOL, "0", false, 0, 1,
 	"log how the map was sized at start-up"),
+    KOPT_ROW(leak_report, KOPT_BOOL, "0", true, 0, 1,
+	"a malloc type that still holds memory when it is unloaded or at exit "
+	"prints how much"),
 };
 #define KOPT_NROWS (sizeof(kopt_rows) / sizeof(kopt_rows[0]))
 

@@ -1,0 +1,690 @@
+/*
+ * kern_malloc.c -- typed malloc: types, the kmalloc zones, large
+ * allocations, per-type statistics and validated frees.  The design is
+ * described at the top of malloc_int.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "malloc_int.h"
+
+/* ---- size classes ---------------------------------------------------------- */
+
+static const uint32_t km_sizes[KM_NCLASSES] = {16, 32, 64, 128, 256, 384,
+    512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
+/* Class of sizes 0..1024, by (size + 15) / 16. */
+static uint8_t km_small[65];
+
+static uma_zone_t km_zones[KM_NCLASSES];
+static uma_zone_t km_large_zone; /* struct km_large records */
+static atomic_bool km_ready;
+static kp_mutex_t km_startup_lock = KP_MUTEX_INITIALIZER;
+
+uint32_t
+km_class_size(int cls)
+{
+	return (cls >= 0 && cls < KM_NCLASSES ? km_sizes[cls] : 0);
+}
+
+static inline int
+km_class(size_t size)
+{
+	if (KP_LIKELY(size <= 1024))
+		return (km_small[(size + 15) >> 4]);
+	/* 2048 .. 65536: powers of two, classes 8 .. 13 */
+	return (8 + (int)(63 - __builtin_clzll((unsigned long long)(size - 1))) -
+	    10);
+}
+
+/* ---- types ------------------------------------------------------------------ */
+
+static kp_mutex_t mt_lock = KP_MUTEX_INITIALIZER;
+/* Static so that types can register before kmem is set up (constructors). */
+static struct mt_type mt_table[MT_MAX];
+static uint32_t mt_hint = 1; /* where to look for a free index */
+
+/* Thread blocks of counts. */
+static const struct mt_tblock mt_tb_empty;
+static __thread struct mt_tblock *mt_tb __attribute__((tls_model("initial-exec"))) =
+    (struct mt_tblock *)&mt_tb_empty;
+static __thread bool mt_tb_exited __attribute__((tls_model("initial-exec")));
+static LIST_HEAD(, mt_tblock) mt_tblocks = LIST_HEAD_INITIALIZER(mt_tblocks);
+static pthread_key_t mt_tb_key;
+
+static KP_NORETURN KP_COLD void
+mt_bad_type(const char *fn, const void *addr, const struct malloc_type *type)
+{
+	kp_fatal("%s: %p: type %p is not a malloc type (no MALLOC_DEFINE, or "
+	    "corrupt)", fn, addr, (const void *)type);
+}
+
+/* Live in-use bytes of a type; mt_lock held. */
+static void mt_read(const struct mt_type *mt, struct mt_stats *st);
+
+void
+malloc_type_register(struct malloc_type *type)
+{
+	if (type == NULL || type->ks_magic != M_MAGIC)
+		mt_bad_type("malloc_type_register", NULL, type);
+	kp_mutex_lock(&mt_lock);
+	if (type->ks_index != 0) {
+		kp_mutex_unlock(&mt_lock);
+		return;
+	}
+	uint32_t idx = 0;
+	for (uint32_t n = 0; n < MT_MAX - 1; n++) {
+		uint32_t i = 1 + (mt_hint - 1 + n) % (MT_MAX - 1);
+		if (!mt_table[i].mt_live && mt_table[i].mt_index == 0) {
+			idx = i;
+			break;
+		}
+	}
+	if (idx == 0) {
+		kp_mutex_unlock(&mt_lock);
+		kp_fatal("malloc_type_register: %s: all %d malloc types are in use",
+		    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
+		    MT_MAX - 1);
+	}
+	mt_hint = idx + 1 < MT_MAX ? idx + 1 : 1;
+	struct mt_type *mt = &mt_table[idx];
+	memset(mt, 0, sizeof(*mt));
+	mt->mt_public = type;
+	mt->mt_index = idx;
+	mt->mt_live = true;
+	snprintf(mt->mt_name, sizeof(mt->mt_name), "%s",
+	    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?");
+	type->ks_handle = mt;
+	__atomic_store_n(&type->ks_index, idx, __ATOMIC_RELEASE);
+	kp_mutex_unlock(&mt_lock);
+}
+
+void
+malloc_type_unregister(struct malloc_type *type)
+{
+	struct mt_stats st;
+
+	if (type == NULL || type->ks_magic != M_MAGIC)
+		mt_bad_type("malloc_type_unregister", NULL, type);
+	kp_mutex_lock(&mt_lock);
+	uint32_t idx = type->ks_index;
+	if (idx == 0) {
+		kp_mutex_unlock(&mt_lock);
+		return;
+	}
+	struct mt_type *mt = &mt_table[idx];
+	mt_read(mt, &st);
+	mt->mt_live = false;
+	mt->mt_public = NULL;
+	if (st.ms_count == 0)
+		mt->mt_index = 0; /* nothing tagged with it: reusable */
+	type->ks_index = 0;
+	type->ks_handle = NULL;
+	kp_mutex_unlock(&mt_lock);
+	if (st.ms_count != 0 && kopt.leak_report)
+		kp_log("memory type %s leaked memory on destroy (%" PRIu64
+		    " allocations, %" PRIu64 " bytes leaked)", st.ms_name,
+		    st.ms_count, st.ms_bytes);
+}
+
+/* ---- per-thread counts --------------------------------------------------------- */
+
+/* Folds a block's counts into the types' totals; mt_lock held. */
+static void
+mt_fold(struct mt_tblock *tb)
+{
+	for (uint32_t i = 1; i < tb->mb_cap; i++) {
+		struct mt_tstats *s = &tb->mb_stats[i];
+		for (int c = 0; c <= KM_NCLASSES; c++) {
+			if (s->ms_allocs[c] != 0)
+				atomic_fetch_add(&mt_table[i].mt_allocs[c], s->ms_allocs[c]);
+			if (s->ms_frees[c] != 0)
+				atomic_fetch_add(&mt_table[i].mt_frees[c], s->ms_frees[c]);
+		}
+	}
+}
+
+static void
+mt_tb_destroy(void *arg)
+{
+	struct mt_tblock *tb = arg;
+
+	if (tb == NULL || tb == &mt_tb_empty)
+		return;
+	mt_tb_exited = true;
+	mt_tb = (struct mt_tblock *)&mt_tb_empty;
+	kp_mutex_lock(&mt_lock);
+	mt_fold(tb);
+	LIST_REMOVE(tb, mb_link);
+	kp_mutex_unlock(&mt_lock);
+	kmem_region_free(kmem_meta_arena(), tb, tb->mb_bytes, KMC_META);
+}
+
+/*
+ * Makes the calling thread's block cover type idx.  Returns false when it
+ * cannot (no memory, or the thread is exiting): the caller then counts in
+ * the type's totals.
+ */
+static KP_NOINLINE bool
+mt_tb_grow(uint32_t idx)
+{
+	struct mt_tblock *old = mt_tb, *tb;
+	uint32_t cap = 64;
+	size_t bytes;
+
+	if (mt_tb_exited)
+		return (false);
+	while (cap <= idx)
+		cap *= 2;
+	bytes = sizeof(*tb) + (size_t)cap * sizeof(struct mt_tstats);
+	tb = kmem_region_alloc(kmem_meta_arena(), bytes, M_NOWAIT, KMC_META,
+	    "kmalloc statistics");
+	if (tb == NULL)
+		return (false);
+	tb->mb_cap = cap;
+	tb->mb_bytes = (uint32_t)bytes;
+	kp_mutex_lock(&mt_lock);
+	if (old != &mt_tb_empty) {
+		memcpy(tb->mb_stats, old->mb_stats,
+		    (size_t)old->mb_cap * sizeof(struct mt_tstats));
+		LIST_REMOVE(old, mb_link);
+	}
+	LIST_INSERT_HEAD(&mt_tblocks, tb, mb_link);
+	mt_tb = tb;
+	kp_mutex_unlock(&mt_lock);
+	if (old != &mt_tb_empty)
+		kmem_region_free(kmem_meta_arena(), old, old->mb_bytes, KMC_META);
+	else
+		pthread_setspecific(mt_tb_key, tb);
+	return (true);
+}
+
+/*
+ * The benchmark build KMEM_BENCH_NO_TYPE_STATS leaves the counting out, to
+ * measure its cost; no product build does.
+ */
+#ifdef KMEM_BENCH_NO_TYPE_STATS
+#define MT_COUNTING 0
+#else
+#define MT_COUNTING 1
+#endif
+
+/* Counts where the thread block cannot (slow path). */
+static void
+mt_count_slow(uint32_t idx, int cls, bool alloc)
+{
+	if (idx < mt_tb->mb_cap || mt_tb_grow(idx)) {
+		struct mt_tstats *s = &mt_tb->mb_stats[idx];
+		if (alloc)
+			UMA_STAT_INC(s->ms_allocs[cls]);
+		else
+			UMA_STAT_INC(s->ms_frees[cls]);
+		return;
+	}
+	if (alloc)
+		atomic_fetch_add(&mt_table[idx].mt_allocs[cls], 1);
+	else
+		atomic_fetch_add(&mt_table[idx].mt_frees[cls], 1);
+}
+
+/* ---- set-up --------------------------------------------------------------------- */
+
+static KP_NOINLINE bool
+km_startup(void)
+{
+	char name[16];
+
+	if (!kmem_ready())
+		return (false);
+	kp_mutex_lock(&km_startup_lock);
+	if (atomic_load(&km_ready)) {
+		kp_mutex_unlock(&km_startup_lock);
+		return (true);
+	}
+	for (size_t s = 0; s <= 1024; s += 16) {
+		int c = 0;
+		while (km_sizes[c] < (s == 0 ? 1 : s))
+			c++;
+		km_small[s >> 4] = (uint8_t)c;
+	}
+	for (int c = 0; c < KM_NCLASSES; c++) {
+		snprintf(name, sizeof(name), "%u", km_sizes[c]);
+		/* 16-byte alignment at least, as malloc(3) gives. */
+		km_zones[c] = uma_zcreate_internal(name, km_sizes[c], 15,
+		    UMA_ZONE_MALLOC, sizeof(uint16_t));
+		if (km_zones[c] == NULL)
+			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
+	}
+	km_large_zone = uma_zcreate_internal("kmalloc large",
+	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET, 0);
+	if (km_large_zone == NULL)
+		kp_fatal("kmalloc: cannot create the zone of large records");
+	if (pthread_key_create(&mt_tb_key, mt_tb_destroy) != 0)
+		kp_fatal("kmalloc: cannot create the statistics key");
+	atomic_store_explicit(&km_ready, true, memory_order_release);
+	kp_mutex_unlock(&km_startup_lock);
+	return (true);
+}
+
+/* The type's index, registering it if its constructor has not run yet. */
+static inline uint32_t
+mt_index(const char *fn, struct malloc_type *type)
+{
+	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_ACQUIRE);
+
+	if (KP_UNLIKELY(idx == 0)) {
+		if (type->ks_magic != M_MAGIC)
+			mt_bad_type(fn, NULL, type);
+		malloc_type_register(type);
+		idx = type->ks_index;
+	}
+	return (idx);
+}
+
+/* ---- large allocations ------------------------------------------------------------ */
+
+static KP_NOINLINE void *
+km_large_alloc(size_t size, struct malloc_type *type, int flags)
+{
+	size_t ps = kmem_page_size();
+	uint32_t idx = mt_index("kmalloc", type);
+	struct mt_type *mt = &mt_table[idx];
+	struct km_large *rec;
+	void *addr;
+
+	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
+	    !km_startup()) {
+		atomic_fetch_add(&mt->mt_failures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	rec = uma_zalloc(km_large_zone, (flags & (M_NOWAIT | M_WAITOK)));
+	if (rec == NULL) {
+		atomic_fetch_add(&mt->mt_failures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	addr = kmem_region_alloc(kmem_map_arena(), size,
+	    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
+	if (addr == NULL) {
+		uma_zfree(km_large_zone, rec);
+		atomic_fetch_add(&mt->mt_failures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	rec->kl_addr = addr;
+	rec->kl_pages = (size + ps - 1) / ps;
+	rec->kl_size = size;
+	rec->kl_type = idx;
+	kmem_pt_set_ptr(addr, 1, KMC_LARGE, rec);
+	atomic_fetch_add(&mt->mt_allocs[KM_LARGE], 1);
+	uint64_t live = atomic_fetch_add(&mt->mt_large_bytes,
+	    rec->kl_pages * ps) + rec->kl_pages * ps;
+	uint64_t hwm = atomic_load(&mt->mt_hwm);
+	while (live > hwm && !atomic_compare_exchange_weak(&mt->mt_hwm, &hwm, live))
+		;
+	/* Fresh pages read as zero: M_ZERO costs nothing here. */
+	return (addr);
+}
+
+/* ---- what an address is ------------------------------------------------------------ */
+
+/* What is at addr, for messages. */
+static const char *
+km_describe(const void *addr, char *buf, size_t len)
+{
+	uintptr_t e = kmem_pt_get(addr);
+
+	if (!kmem_in_map(addr)) {
+		snprintf(buf, len, "not an address kmem gave");
+		return (buf);
+	}
+	switch (KPT_CLASS(e)) {
+	case KMC_SLAB: {
+		struct uma_slab *slab = KPT_PTR(e);
+		snprintf(buf, len, "an item of zone %s",
+		    slab->us_keg->uk_primary->uz_name);
+		break;
+	}
+	case KMC_LARGE:
+		snprintf(buf, len, "%s", (e & KPT_TAIL) ?
+		    "inside a large kmalloc allocation" : "a large kmalloc allocation");
+		break;
+	case KMC_DIRECT:
+		snprintf(buf, len, "pages of kmem_malloc");
+		break;
+	case KMC_META:
+		snprintf(buf, len, "kmem metadata");
+		break;
+	default:
+		snprintf(buf, len, "a free page of the map");
+		break;
+	}
+	return (buf);
+}
+
+struct km_where {
+	struct uma_slab *kw_slab;   /* small: the slab */
+	struct uma_keg *kw_keg;     /* small: its keg */
+	uint16_t *kw_tag;           /* small: the item's tag */
+	struct km_large *kw_large;  /* large: the record */
+	int kw_cls;                 /* size class, or KM_LARGE */
+};
+
+/*
+ * Finds the allocation at addr, aborting with one line if addr is not the
+ * start of a live kmalloc allocation.  fn names the caller in messages.
+ */
+static void
+km_locate(const char *fn, const void *addr, const struct malloc_type *type,
+    struct km_where *w)
+{
+	char what[96];
+	uintptr_t e = kmem_pt_get(addr);
+	const char *tname = type != NULL && type->ks_shortdesc != NULL ?
+	    type->ks_shortdesc : "?";
+
+	if (KP_LIKELY(KPT_CLASS(e) == KMC_SLAB)) {
+		struct uma_slab *slab = KPT_PTR(e);
+		struct uma_keg *keg = slab->us_keg;
+		struct uma_zone *zone = keg->uk_primary;
+		if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC)))
+			kp_fatal("%s: %p (type %s): not a kmalloc allocation; it is an "
+			    "item of zone %s", fn, addr, tname, zone->uz_name);
+		uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
+		uint32_t i = uma_slab_index(keg, slab, addr);
+		if (KP_UNLIKELY((uintptr_t)addr < (uintptr_t)slab->us_data ||
+		    i >= keg->uk_ipers || off != (uintptr_t)i * keg->uk_rsize))
+			kp_fatal("%s: %p (type %s): interior pointer into the %u-byte "
+			    "block at %p (zone %s)", fn, addr, tname, keg->uk_rsize,
+			    (void *)(slab->us_data + (size_t)(i < keg->uk_ipers ? i :
+			    keg->uk_ipers - 1) * keg->uk_rsize), zone->uz_name);
+		w->kw_slab = slab;
+		w->kw_keg = keg;
+		w->kw_tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
+		w->kw_large = NULL;
+		w->kw_cls = km_class(keg->uk_size);
+		return;
+	}
+	if (KPT_CLASS(e) == KMC_LARGE && !(e & KPT_TAIL) &&
+	    ((struct km_large *)KPT_PTR(e))->kl_addr == addr) {
+		w->kw_slab = NULL;
+		w->kw_keg = NULL;
+		w->kw_tag = NULL;
+		w->kw_large = KPT_PTR(e);
+		w->kw_cls = KM_LARGE;
+		return;
+	}
+	if (KPT_CLASS(e) == KMC_FREE && kmem_in_map(addr))
+		kp_fatal("%s: %p (type %s): double free or never allocated: the "
+		    "page is free", fn, addr, tname);
+	kp_fatal("%s: %p (type %s): not the start of a kmalloc allocation; it is "
+	    "%s", fn, addr, tname, km_describe(addr, what, sizeof(what)));
+}
+
+/* Checks that the tag of a small block says type; aborts otherwise. */
+static KP_NORETURN KP_COLD void
+km_bad_tag(const char *fn, const void *addr, const struct malloc_type *type,
+    const struct km_where *w)
+{
+	uint16_t tag = *w->kw_tag;
+	const char *tname = type->ks_shortdesc != NULL ? type->ks_shortdesc : "?";
+
+	if (tag == 0)
+		kp_fatal("%s: %p (type %s): double free (zone %s)", fn, addr, tname,
+		    w->kw_keg->uk_primary->uz_name);
+	kp_fatal("%s: %p: allocated as type %s, freed as type %s (zone %s)", fn,
+	    addr, tag < MT_MAX ? mt_table[tag].mt_name : "?", tname,
+	    w->kw_keg->uk_primary->uz_name);
+}
+
+/* ---- the interface --------------------------------------------------------------------- */
+
+void *
+kmalloc(size_t size, struct malloc_type *type, int flags)
+{
+	uint32_t idx;
+	int cls;
+	void *item;
+
+	if (KP_UNLIKELY(size > KM_MAXSMALL))
+		return (km_large_alloc(size, type, flags));
+	if (KP_UNLIKELY(!atomic_load_explicit(&km_ready, memory_order_acquire)) &&
+	    !km_startup()) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	cls = km_class(size);
+	idx = mt_index("kmalloc", type);
+	item = uma_zalloc(km_zones[cls], flags);
+	if (KP_UNLIKELY(item == NULL)) {
+		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	struct uma_slab *slab = uma_item_slab(item);
+	struct uma_keg *keg = slab->us_keg;
+	((uint16_t *)uma_slab_meta(keg, slab))[uma_slab_index(keg, slab, item)] =
+	    (uint16_t)idx;
+	if (MT_COUNTING) {
+		struct mt_tblock *tb = mt_tb;
+		if (KP_LIKELY(idx < tb->mb_cap))
+			UMA_STAT_INC(tb->mb_stats[idx].ms_allocs[cls]);
+		else
+			mt_count_slow(idx, cls, true);
+	}
+	return (item);
+}
+
+static void
+km_free_large(struct km_large *rec, struct malloc_type *type, uint32_t idx)
+{
+	size_t ps = kmem_page_size();
+	struct mt_type *mt = &mt_table[rec->kl_type];
+
+	(void)type;
+	(void)idx;
+	kmem_region_free(kmem_map_arena(), rec->kl_addr, rec->kl_pages * ps,
+	    KMC_LARGE);
+	atomic_fetch_add(&mt->mt_frees[KM_LARGE], 1);
+	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
+	uma_zfree(km_large_zone, rec);
+}
+
+void
+kfree(void *addr, struct malloc_type *type)
+{
+	struct km_where w;
+	uint32_t idx;
+
+	if (addr == NULL)
+		return;
+	idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	if (KP_UNLIKELY(idx == 0)) {
+		if (type->ks_magic != M_MAGIC)
+			mt_bad_type("kfree", addr, type);
+		kp_fatal("kfree: %p: type %s has allocated nothing", addr,
+		    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?");
+	}
+	km_locate("kfree", addr, type, &w);
+	if (KP_LIKELY(w.kw_tag != NULL)) {
+		if (KP_UNLIKELY(*w.kw_tag != idx))
+			km_bad_tag("kfree", addr, type, &w);
+		*w.kw_tag = 0;
+		if (MT_COUNTING) {
+			struct mt_tblock *tb = mt_tb;
+			if (KP_LIKELY(idx < tb->mb_cap))
+				UMA_STAT_INC(tb->mb_stats[idx].ms_frees[w.kw_cls]);
+			else
+				mt_count_slow(idx, w.kw_cls, false);
+		}
+		uma_zfree(km_zones[w.kw_cls], addr);
+		return;
+	}
+	if (KP_UNLIKELY(w.kw_large->kl_type != idx))
+		kp_fatal("kfree: %p: allocated as type %s, freed as type %s (large, "
+		    "%zu bytes)", addr, mt_table[w.kw_large->kl_type].mt_name,
+		    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
+		    w.kw_large->kl_size);
+	km_free_large(w.kw_large, type, idx);
+}
+
+void
+kzfree(void *addr, struct malloc_type *type)
+{
+	struct km_where w;
+
+	if (addr == NULL)
+		return;
+	km_locate("kzfree", addr, type, &w);
+	if (w.kw_tag != NULL)
+		memset(addr, 0, w.kw_keg->uk_rsize);
+	else
+		memset(addr, 0, w.kw_large->kl_pages * kmem_page_size());
+	kfree(addr, type);
+}
+
+size_t
+kmalloc_usable_size(const void *addr)
+{
+	struct km_where w;
+
+	if (addr == NULL)
+		return (0);
+	km_locate("kmalloc_usable_size", addr, NULL, &w);
+	if (w.kw_tag != NULL) {
+		if (*w.kw_tag == 0)
+			kp_fatal("kmalloc_usable_size: %p: a free block (zone %s)", addr,
+			    w.kw_keg->uk_primary->uz_name);
+		return (w.kw_keg->uk_rsize);
+	}
+	return (w.kw_large->kl_pages * kmem_page_size());
+}
+
+void *
+krealloc(void *addr, size_t size, struct malloc_type *type, int flags)
+{
+	struct km_where w;
+	size_t have, keep;
+	void *n;
+
+	if (addr == NULL)
+		return (kmalloc(size, type, flags));
+	uint32_t idx = mt_index("krealloc", type);
+	km_locate("krealloc", addr, type, &w);
+	if (w.kw_tag != NULL) {
+		if (*w.kw_tag != idx)
+			km_bad_tag("krealloc", addr, type, &w);
+		have = w.kw_keg->uk_rsize;
+		/* Keep the block while the size fits its class and is more than
+		 * half of it. */
+		if (size <= have && (size > have / 2 || have == km_sizes[0]))
+			return (addr);
+	} else {
+		if (w.kw_large->kl_type != idx)
+			kp_fatal("krealloc: %p: allocated as type %s, reallocated as "
+			    "type %s", addr, mt_table[w.kw_large->kl_type].mt_name,
+			    type->ks_shortdesc);
+		have = w.kw_large->kl_pages * kmem_page_size();
+		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+			w.kw_large->kl_size = size;
+			return (addr);
+		}
+	}
+	n = kmalloc(size, type, flags & ~M_ZERO);
+	if (n == NULL)
+		return (NULL);
+	keep = size < have ? size : have;
+	memcpy(n, addr, keep);
+	if ((flags & M_ZERO) && size > keep)
+		memset((char *)n + keep, 0, size - keep);
+	kfree(addr, type);
+	return (n);
+}
+
+void *
+kreallocf(void *addr, size_t size, struct malloc_type *type, int flags)
+{
+	void *n = krealloc(addr, size, type, flags);
+
+	if (n == NULL && addr != NULL)
+		kfree(addr, type);
+	return (n);
+}
+
+void *
+kmallocarray(size_t nmemb, size_t size, struct malloc_type *type, int flags)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		uint32_t idx = mt_index("kmallocarray", type);
+		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (kmalloc(total, type, flags));
+}
+
+/* ---- statistics ------------------------------------------------------------------------ */
+
+static void
+mt_read(const struct mt_type *mt, struct mt_stats *st)
+{
+	uint64_t a[KM_NCLASSES + 1], f[KM_NCLASSES + 1];
+	struct mt_tblock *tb;
+	uint32_t idx = mt->mt_index;
+
+	memset(st, 0, sizeof(*st));
+	for (int c = 0; c <= KM_NCLASSES; c++) {
+		a[c] = atomic_load(&mt->mt_allocs[c]);
+		f[c] = atomic_load(&mt->mt_frees[c]);
+	}
+	LIST_FOREACH(tb, &mt_tblocks, mb_link) {
+		if (idx >= tb->mb_cap)
+			continue;
+		const struct mt_tstats *s = &tb->mb_stats[idx];
+		for (int c = 0; c <= KM_NCLASSES; c++) {
+			a[c] += UMA_STAT_LOAD(s->ms_allocs[c]);
+			f[c] += UMA_STAT_LOAD(s->ms_frees[c]);
+		}
+	}
+	for (int c = 0; c <= KM_NCLASSES; c++) {
+		uint64_t live = a[c] > f[c] ? a[c] - f[c] : 0;
+		st->ms_numallocs += a[c];
+		st->ms_numfrees += f[c];
+		st->ms_count += live;
+		if (c < KM_NCLASSES) {
+			st->ms_bytes += live * km_sizes[c];
+			if (a[c] != 0)
+				st->ms_sizemask |= 1u << c;
+		}
+	}
+	st->ms_bytes += atomic_load(&mt->mt_large_bytes);
+	snprintf(st->ms_name, sizeof(st->ms_name), "%s", mt->mt_name);
+	st->ms_failures = atomic_load(&mt->mt_failures);
+	uint64_t hwm = atomic_load(&mt->mt_hwm);
+	while (st->ms_bytes > hwm &&
+	    !atomic_compare_exchange_weak((_Atomic uint64_t *)&mt->mt_hwm, &hwm,
+	    st->ms_bytes))
+		;
+	st->ms_hwm = hwm > st->ms_bytes ? hwm : st->ms_bytes;
+	st->ms_live = mt->mt_live;
+}
+
+void
+mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg)
+{
+	struct mt_stats st;
+
+	kp_mutex_lock(&mt_lock);
+	for (uint32_t i = 1; i < MT_MAX; i++) {
+		if (mt_table[i].mt_index == 0)
+			continue;
+		mt_read(&mt_table[i], &st);
+		fn(&st, arg);
+	}
+	kp_mutex_unlock(&mt_lock);
+}

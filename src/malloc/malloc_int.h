@@ -1,0 +1,122 @@
+/*
+ * malloc_int.h -- typed malloc internals.  Not for use outside kmem.
+ *
+ * 1. Sizes
+ *
+ *    kmalloc() rounds a request up to one of the kmalloc classes, FreeBSD's
+ *    16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192, 16384, 32768
+ *    and 65536 bytes, each served by a uma zone named after its size and
+ *    flagged UMA_ZONE_MALLOC (so that totals do not count the bytes both as
+ *    a zone's and as a type's).  Larger requests take whole pages of the
+ *    map (class KMC_LARGE); their first page's page-table word points at a
+ *    small record {address, pages, requested size, type}.
+ *
+ * 2. Types and the tag of every item
+ *
+ *    MALLOC_DEFINE makes a struct malloc_type and a constructor that
+ *    registers it: the type gets an index (1..MT_MAX-1; 0 means "no type")
+ *    and a struct mt_type with its totals.  Every small item carries its
+ *    type's index out of band, in a uint16_t per item in the slab header
+ *    (uma keeps uk_itemmeta bytes per item there, off the item's pages):
+ *    kmalloc() writes it, kfree() checks it against the type it is given and
+ *    clears it.  So kfree() catches, in one comparison, a free with the
+ *    wrong type and a double free (the tag is 0), and the per-type counts
+ *    cannot drift.  Through the page table kfree() also catches addresses
+ *    kmem never gave, interior pointers and frees of pages that are not
+ *    kmalloc's; each aborts with one line naming address, zone or type and
+ *    fault.
+ *
+ *    A type that still holds memory when it unregisters keeps its index
+ *    (items tagged with it must never match a new type); indices of types
+ *    that hold nothing are reused.
+ *
+ * 3. Statistics
+ *
+ *    Each thread counts, per type and per size class, allocations and frees
+ *    (struct mt_tstats, in a per-thread block that grows with the largest
+ *    type index the thread used).  A read sums the blocks of all threads
+ *    and what exited threads left in the type's totals; in-use counts and
+ *    bytes follow from allocations less frees per class.  Large
+ *    allocations, rare and slow anyway, are counted in the type's atomic
+ *    totals with their exact sizes.  The high-water mark is the most bytes
+ *    in use that a statistics read or a large allocation has seen.
+ *
+ * 4. Lock order
+ *
+ *    mt_lock (types and thread blocks) -> uma's and the map's locks.
+ */
+#ifndef KMEM_MALLOC_INT_H
+#define KMEM_MALLOC_INT_H
+
+#include <sys/queue.h>
+
+#include <kmem/malloc.h>
+#include <stdatomic.h>
+
+#include "../kmem/kmem_int.h"
+#include "../uma/uma_int.h"
+
+#define KM_NCLASSES 14      /* kmalloc zones */
+#define KM_LARGE KM_NCLASSES /* the class index of large allocations */
+#define KM_MAXSMALL 65536   /* largest size served by a zone */
+#define MT_MAX 4096         /* malloc types at most (tags are uint16_t) */
+#define MT_NAME_MAX 32      /* bytes of a type name kept, with its NUL */
+
+/* One type's counts in one thread. */
+struct mt_tstats {
+	uint64_t ms_allocs[KM_NCLASSES + 1]; /* allocations, by class */
+	uint64_t ms_frees[KM_NCLASSES + 1];  /* frees, by class */
+};
+
+/* A thread's counts, for types 0..mb_cap-1. */
+struct mt_tblock {
+	LIST_ENTRY(mt_tblock) mb_link; /* mt_tblocks, under mt_lock */
+	uint32_t mb_cap;               /* types covered */
+	uint32_t mb_bytes;             /* bytes of this block */
+	struct mt_tstats mb_stats[];   /* by type index */
+};
+
+/* kmem's bookkeeping of one type. */
+struct mt_type {
+	struct malloc_type *mt_public;   /* the caller's struct, or NULL once
+					    unregistered */
+	char mt_name[MT_NAME_MAX];       /* copy of ks_shortdesc */
+	uint32_t mt_index;               /* its index */
+	bool mt_live;                    /* registered */
+	/* totals folded from exited threads and large allocations */
+	_Atomic uint64_t mt_allocs[KM_NCLASSES + 1];
+	_Atomic uint64_t mt_frees[KM_NCLASSES + 1];
+	_Atomic uint64_t mt_large_bytes; /* bytes of large allocations live */
+	_Atomic uint64_t mt_failures;    /* allocations that returned NULL */
+	_Atomic uint64_t mt_hwm;         /* high-water mark of bytes in use */
+	_Atomic uint32_t mt_sizemask;    /* classes used (vmstat's Size(s)) */
+};
+
+/* A large allocation (its first page's page-table word points here). */
+struct km_large {
+	_Alignas(32)
+	void *kl_addr;                  /* first page */
+	size_t kl_pages;                /* pages */
+	size_t kl_size;                 /* bytes asked for */
+	uint32_t kl_type;               /* type index */
+};
+
+/* Snapshot of one type, for memstat. */
+struct mt_stats {
+	char ms_name[MT_NAME_MAX];
+	uint64_t ms_numallocs;
+	uint64_t ms_numfrees;
+	uint64_t ms_count;     /* in use */
+	uint64_t ms_bytes;     /* bytes in use */
+	uint64_t ms_hwm;       /* high-water mark of bytes */
+	uint64_t ms_failures;
+	uint32_t ms_sizemask;
+	bool ms_live;
+};
+
+/* Calls fn for every type with an index, under mt_lock. */
+void mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg);
+/* The size of kmalloc class i. */
+uint32_t km_class_size(int cls);
+
+#endif /* KMEM_MALLOC_INT_H */
