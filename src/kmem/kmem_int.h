@@ -176,7 +176,8 @@ struct kmem_map {
 	_Atomic uint64_t km_lowmem_runs; /* times the handlers ran */
 };
 
-extern struct kmem_map kmem_map_store;
+extern struct kmem_map kmem_map_store
+    __attribute__((visibility("hidden")));
 
 /* Sets the map up if needed; 0 or errno. */
 int kmem_init_slow(void);

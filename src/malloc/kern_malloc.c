@@ -256,6 +256,7 @@ km_startup(void)
 		    UMA_ZONE_MALLOC, sizeof(uint16_t));
 		if (km_zones[c] == NULL)
 			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
+		km_zones[c]->uz_keg->uk_class = (uint32_t)c;
 	}
 	km_large_zone = uma_zcreate_internal("kmalloc large",
 	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET, 0);
@@ -383,8 +384,8 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 {
 	char what[96];
 	uintptr_t e = kmem_pt_get(addr);
-	const char *tname = type != NULL && type->ks_shortdesc != NULL ?
-	    type->ks_shortdesc : "?";
+#define tname (type != NULL && type->ks_shortdesc != NULL ? \
+	    type->ks_shortdesc : "?")
 
 	if (KP_LIKELY(KPT_CLASS(e) == KMC_SLAB)) {
 		struct uma_slab *slab = KPT_PTR(e);
@@ -405,7 +406,7 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		w->kw_keg = keg;
 		w->kw_tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
 		w->kw_large = NULL;
-		w->kw_cls = km_class(keg->uk_size);
+		w->kw_cls = (int)keg->uk_class;
 		return;
 	}
 	if (KPT_CLASS(e) == KMC_LARGE && !(e & KPT_TAIL) &&
@@ -422,6 +423,7 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		    "page is free", fn, addr, tname);
 	kp_fatal("%s: %p (type %s): not the start of a kmalloc allocation; it is "
 	    "%s", fn, addr, tname, km_describe(addr, what, sizeof(what)));
+#undef tname
 }
 
 /* Checks that the tag of a small block says type; aborts otherwise. */
@@ -442,23 +444,49 @@ km_bad_tag(const char *fn, const void *addr, const struct malloc_type *type,
 
 /* ---- the interface --------------------------------------------------------------------- */
 
-void *
-kmalloc(size_t size, struct malloc_type *type, int flags)
+/* Everything kmalloc() does not do inline: set-up, large, registration. */
+static KP_NOINLINE void *
+kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 {
 	uint32_t idx;
 	int cls;
 	void *item;
 
-	if (KP_UNLIKELY(size > KM_MAXSMALL))
+	if (size > KM_MAXSMALL)
 		return (km_large_alloc(size, type, flags));
-	if (KP_UNLIKELY(!atomic_load_explicit(&km_ready, memory_order_acquire)) &&
+	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
 	    !km_startup()) {
 		errno = ENOMEM;
 		return (NULL);
 	}
 	cls = km_class(size);
 	idx = mt_index("kmalloc", type);
-	item = uma_zalloc(km_zones[cls], flags);
+	item = uma_zalloc_fast(km_zones[cls], NULL, flags);
+	if (item == NULL) {
+		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	struct uma_slab *slab = uma_item_slab(item);
+	struct uma_keg *keg = slab->us_keg;
+	((uint16_t *)uma_slab_meta(keg, slab))[uma_slab_index(keg, slab, item)] =
+	    (uint16_t)idx;
+	if (MT_COUNTING)
+		mt_count_slow(idx, cls, true);
+	return (item);
+}
+
+void *
+kmalloc(size_t size, struct malloc_type *type, int flags)
+{
+	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	struct mt_tblock *tb = mt_tb;
+
+	/* Small sizes of a type this thread counts already: all inline. */
+	if (KP_UNLIKELY(size > 1024 || idx >= tb->mb_cap || idx == 0))
+		return (kmalloc_slow(size, type, flags));
+	int cls = km_small[(size + 15) >> 4];
+	void *item = uma_zalloc_fast(km_zones[cls], NULL, flags);
 	if (KP_UNLIKELY(item == NULL)) {
 		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
 		errno = ENOMEM;
@@ -468,13 +496,8 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	struct uma_keg *keg = slab->us_keg;
 	((uint16_t *)uma_slab_meta(keg, slab))[uma_slab_index(keg, slab, item)] =
 	    (uint16_t)idx;
-	if (MT_COUNTING) {
-		struct mt_tblock *tb = mt_tb;
-		if (KP_LIKELY(idx < tb->mb_cap))
-			UMA_STAT_INC(tb->mb_stats[idx].ms_allocs[cls]);
-		else
-			mt_count_slow(idx, cls, true);
-	}
+	if (MT_COUNTING)
+		UMA_STAT_INC(tb->mb_stats[idx].ms_allocs[cls]);
 	return (item);
 }
 
@@ -493,14 +516,12 @@ km_free_large(struct km_large *rec, struct malloc_type *type, uint32_t idx)
 	uma_zfree(km_large_zone, rec);
 }
 
-void
-kfree(void *addr, struct malloc_type *type)
+static KP_NOINLINE void
+kfree_slow(void *addr, struct malloc_type *type)
 {
 	struct km_where w;
 	uint32_t idx;
 
-	if (addr == NULL)
-		return;
 	idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	if (KP_UNLIKELY(idx == 0)) {
 		if (type->ks_magic != M_MAGIC)
@@ -509,18 +530,13 @@ kfree(void *addr, struct malloc_type *type)
 		    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?");
 	}
 	km_locate("kfree", addr, type, &w);
-	if (KP_LIKELY(w.kw_tag != NULL)) {
+	if (w.kw_tag != NULL) {
 		if (KP_UNLIKELY(*w.kw_tag != idx))
 			km_bad_tag("kfree", addr, type, &w);
 		*w.kw_tag = 0;
-		if (MT_COUNTING) {
-			struct mt_tblock *tb = mt_tb;
-			if (KP_LIKELY(idx < tb->mb_cap))
-				UMA_STAT_INC(tb->mb_stats[idx].ms_frees[w.kw_cls]);
-			else
-				mt_count_slow(idx, w.kw_cls, false);
-		}
-		uma_zfree(km_zones[w.kw_cls], addr);
+		if (MT_COUNTING)
+			mt_count_slow(idx, w.kw_cls, false);
+		uma_zfree_fast(km_zones[w.kw_cls], addr, NULL);
 		return;
 	}
 	if (KP_UNLIKELY(w.kw_large->kl_type != idx))
@@ -529,6 +545,39 @@ kfree(void *addr, struct malloc_type *type)
 		    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
 		    w.kw_large->kl_size);
 	km_free_large(w.kw_large, type, idx);
+}
+
+void
+kfree(void *addr, struct malloc_type *type)
+{
+	if (addr == NULL)
+		return;
+	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	struct mt_tblock *tb = mt_tb;
+	uintptr_t e = kmem_pt_get(addr);
+
+	/*
+	 * The common case inline: a block of a kmalloc zone, at the start
+	 * of an item, tagged with this type, of a type this thread counts.
+	 * Anything else -- and every fault -- is sorted out by kfree_slow().
+	 */
+	if (KP_LIKELY(KPT_CLASS(e) == KMC_SLAB && idx < tb->mb_cap)) {
+		struct uma_slab *slab = KPT_PTR(e);
+		struct uma_keg *keg = slab->us_keg;
+		uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
+		uint32_t i = uma_slab_index(keg, slab, addr);
+		uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
+		if (KP_LIKELY((keg->uk_flags & UMA_ZONE_MALLOC) &&
+		    i < keg->uk_ipers && off == (uintptr_t)i * keg->uk_rsize &&
+		    *tag == idx && idx != 0)) {
+			*tag = 0;
+			if (MT_COUNTING)
+				UMA_STAT_INC(tb->mb_stats[idx].ms_frees[keg->uk_class]);
+			uma_zfree_fast(keg->uk_primary, addr, NULL);
+			return;
+		}
+	}
+	kfree_slow(addr, type);
 }
 
 void

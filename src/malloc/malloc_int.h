@@ -62,11 +62,12 @@
 #define MT_MAX 4096         /* malloc types at most (tags are uint16_t) */
 #define MT_NAME_MAX 32      /* bytes of a type name kept, with its NUL */
 
-/* One type's counts in one thread. */
+/* One type's counts in one thread (256 bytes: indexing is a shift). */
 struct mt_tstats {
-	uint64_t ms_allocs[KM_NCLASSES + 1]; /* allocations, by class */
-	uint64_t ms_frees[KM_NCLASSES + 1];  /* frees, by class */
+	uint64_t ms_allocs[16]; /* allocations, by class (KM_LARGE last) */
+	uint64_t ms_frees[16];  /* frees, by class */
 };
+_Static_assert(KM_NCLASSES + 1 <= 16, "classes fit a struct mt_tstats");
 
 /* A thread's counts, for types 0..mb_cap-1. */
 struct mt_tblock {

@@ -344,6 +344,8 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8 + (size_t)best_ipers * keg->uk_itemmeta);
 	keg->uk_rshift = (rsize & (rsize - 1)) == 0 ? __builtin_ctz(rsize) : -1;
+	keg->uk_metaoff = (uint32_t)(sizeof(struct uma_slab) +
+	    ((best_ipers + 63) / 64) * 8);
 	if (inline_hdr) {
 		keg->uk_hdroff = (keg->uk_hdrsize + keg->uk_align) & ~keg->uk_align;
 		keg->uk_hdrzone = -1;
@@ -852,34 +854,17 @@ uma_housekeeping(void)
 
 /* ---- allocation and free ------------------------------------------------------- */
 
-static KP_NOINLINE void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
-static KP_NOINLINE void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);
 
 void *
 uma_zalloc_arg(uma_zone_t zone, void *arg, int flags)
 {
-	struct uma_cache *c = uma_cache_of(uma_tc, zone);
-	uint32_t n = c->uc_acnt;
-
-	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
-		return (uma_zalloc_slow(zone, arg, flags));
-	n--;
-	UMA_STAT_STORE(c->uc_acnt, n);
-	UMA_STAT_INC(c->uc_allocs);
-	return (c->uc_aitems[n]);
+	return (uma_zalloc_fast(zone, arg, flags));
 }
 
 void
 uma_zfree_arg(uma_zone_t zone, void *item, void *arg)
 {
-	struct uma_cache *c = uma_cache_of(uma_tc, zone);
-	size_t n = c->uc_acnt;
-
-	if (KP_UNLIKELY(n >= c->uc_aentries || item == NULL ||
-	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0))
-		return (uma_zfree_slow(zone, item, arg));
-	c->uc_aitems[n] = item;
-	UMA_STAT_STORE(c->uc_acnt, (uint32_t)(n + 1));
+	uma_zfree_fast(zone, item, arg);
 }
 
 static void
@@ -908,7 +893,7 @@ zalloc_finish(uma_zone_t zone, void *item, void *arg, int flags)
 	return (item);
 }
 
-static void *
+KP_NOINLINE void *
 uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 {
 	struct uma_tcache *tc;
@@ -991,7 +976,7 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 	}
 }
 
-static void
+KP_NOINLINE void
 uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 {
 	struct uma_tcache *tc;

@@ -251,6 +251,9 @@ struct uma_keg {
 	uint32_t uk_itemmeta;          /* bytes of per-item metadata in the
 					  header (after the bitset), or 0 */
 	int32_t uk_rshift;             /* log2(uk_rsize) if a power of 2, or -1 */
+	uint32_t uk_metaoff;           /* per-item metadata: offset in header */
+	uint32_t uk_class;             /* the layer above's tag for the keg
+					  (kmalloc: the size class) */
 	bool uk_inline;                /* header inside the slab */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
@@ -328,7 +331,7 @@ struct uma_zone {
 #define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
 
 extern __thread struct uma_tcache *uma_tc
-    __attribute__((tls_model("initial-exec")));
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /* The slab that holds item, from the map's page table; NULL if none. */
 static inline struct uma_slab *
@@ -387,7 +390,7 @@ uma_slab_index(const struct uma_keg *keg, const struct uma_slab *slab,
 static inline void *
 uma_slab_meta(const struct uma_keg *keg, struct uma_slab *slab)
 {
-	return (&slab->us_free[(keg->uk_ipers + 63) / 64]);
+	return ((char *)slab + keg->uk_metaoff);
 }
 
 /*
@@ -403,6 +406,42 @@ static inline struct uma_cache *
 uma_cache_of(struct uma_tcache *tc, const struct uma_zone *zone)
 {
 	return ((struct uma_cache *)((char *)tc + zone->uz_cacheoff));
+}
+
+void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
+void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);
+
+/*
+ * The fast paths (section 2, step 1), inline for the layers above;
+ * uma_zalloc_arg() and uma_zfree_arg() are these.
+ */
+static inline void *
+uma_zalloc_fast(uma_zone_t zone, void *arg, int flags)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	uint32_t n = c->uc_acnt;
+
+	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
+		return (uma_zalloc_slow(zone, arg, flags));
+	n--;
+	UMA_STAT_STORE(c->uc_acnt, n);
+	UMA_STAT_INC(c->uc_allocs);
+	return (c->uc_aitems[n]);
+}
+
+static inline void
+uma_zfree_fast(uma_zone_t zone, void *item, void *arg)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	size_t n = c->uc_acnt;
+
+	if (KP_UNLIKELY(n >= c->uc_aentries || item == NULL ||
+	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0)) {
+		uma_zfree_slow(zone, item, arg);
+		return;
+	}
+	c->uc_aitems[n] = item;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)(n + 1));
 }
 
 #endif /* KMEM_UMA_INT_H */
