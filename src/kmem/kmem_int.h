@@ -209,6 +209,16 @@ kmem_pt_get(const void *addr)
 	    memory_order_relaxed));
 }
 
+/* The page table word of addr, which must be in the map. */
+static inline uintptr_t
+kmem_pt_get_inmap(const void *addr)
+{
+	const struct kmem_map *km = &kmem_map_store;
+
+	return (atomic_load_explicit(&km->km_pt[((uintptr_t)addr - km->km_base) >>
+	    km->km_pageshift], memory_order_relaxed));
+}
+
 static inline bool
 kmem_in_map(const void *addr)
 {

@@ -46,8 +46,12 @@ static kp_mutex_t mt_lock = KP_MUTEX_INITIALIZER;
 static struct mt_type mt_table[MT_MAX];
 static uint32_t mt_hint = 1; /* where to look for a free index */
 
-/* Thread blocks of counts. */
-static const struct mt_tblock mt_tb_empty;
+/*
+ * Thread blocks of counts.  The empty block covers type 0 only, which is no
+ * type: "1 <= idx < mb_cap" is then one unsigned comparison on the fast
+ * paths, (idx - 1) < (mb_cap - 1), false for threads without a block.
+ */
+static const struct mt_tblock mt_tb_empty = {.mb_cap = 1};
 static __thread struct mt_tblock *mt_tb __attribute__((tls_model("initial-exec"))) =
     (struct mt_tblock *)&mt_tb_empty;
 static __thread bool mt_tb_exited __attribute__((tls_model("initial-exec")));
@@ -482,17 +486,25 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	struct mt_tblock *tb = mt_tb;
 
-	/* Small sizes of a type this thread counts already: all inline. */
-	if (KP_UNLIKELY(size > 1024 || idx >= tb->mb_cap || idx == 0))
+	/*
+	 * Inline: small sizes, a type this thread counts already (so kmalloc
+	 * is set up), an item in the zone's cache.  Everything else, and
+	 * every failure, is kmalloc_slow()'s.
+	 */
+	if (KP_UNLIKELY(size > 1024 || idx - 1 >= tb->mb_cap - 1))
 		return (kmalloc_slow(size, type, flags));
 	int cls = km_small[(size + 15) >> 4];
-	void *item = uma_zalloc_fast(km_zones[cls], NULL, flags);
-	if (KP_UNLIKELY(item == NULL)) {
-		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
-		errno = ENOMEM;
-		return (NULL);
-	}
-	struct uma_slab *slab = uma_item_slab(item);
+	uma_zone_t zone = km_zones[cls];
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	uint32_t n = c->uc_acnt;
+	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
+		return (kmalloc_slow(size, type, flags));
+	n--;
+	UMA_STAT_STORE(c->uc_acnt, n);
+	UMA_STAT_INC(c->uc_allocs);
+	void *item = c->uc_aitems[n];
+	/* An item of a kmalloc zone: its page-table word is its slab. */
+	struct uma_slab *slab = KPT_PTR(kmem_pt_get_inmap(item));
 	struct uma_keg *keg = slab->us_keg;
 	((uint16_t *)uma_slab_meta(keg, slab))[uma_slab_index(keg, slab, item)] =
 	    (uint16_t)idx;
@@ -522,6 +534,8 @@ kfree_slow(void *addr, struct malloc_type *type)
 	struct km_where w;
 	uint32_t idx;
 
+	if (addr == NULL)
+		return;
 	idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	if (KP_UNLIKELY(idx == 0)) {
 		if (type->ks_magic != M_MAGIC)
@@ -550,34 +564,31 @@ kfree_slow(void *addr, struct malloc_type *type)
 void
 kfree(void *addr, struct malloc_type *type)
 {
-	if (addr == NULL)
-		return;
 	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	struct mt_tblock *tb = mt_tb;
-	uintptr_t e = kmem_pt_get(addr);
+	uintptr_t e = kmem_pt_get(addr); /* 0 for NULL and foreign pointers */
 
 	/*
-	 * The common case inline: a block of a kmalloc zone, at the start
-	 * of an item, tagged with this type, of a type this thread counts.
-	 * Anything else -- and every fault -- is sorted out by kfree_slow().
+	 * Inline: a block of a kmalloc zone, at the start of an item, tagged
+	 * with this type (so not free), of a type this thread counts, going
+	 * to a cache with room.  Anything else -- NULL, large blocks, and
+	 * every fault -- is kfree_slow()'s.
 	 */
-	if (KP_LIKELY(KPT_CLASS(e) == KMC_SLAB && idx < tb->mb_cap)) {
-		struct uma_slab *slab = KPT_PTR(e);
-		struct uma_keg *keg = slab->us_keg;
-		uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-		uint32_t i = uma_slab_index(keg, slab, addr);
-		uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
-		if (KP_LIKELY((keg->uk_flags & UMA_ZONE_MALLOC) &&
-		    i < keg->uk_ipers && off == (uintptr_t)i * keg->uk_rsize &&
-		    *tag == idx && idx != 0)) {
-			*tag = 0;
-			if (MT_COUNTING)
-				UMA_STAT_INC(tb->mb_stats[idx].ms_frees[keg->uk_class]);
-			uma_zfree_fast(keg->uk_primary, addr, NULL);
-			return;
-		}
-	}
-	kfree_slow(addr, type);
+	if (KP_UNLIKELY(KPT_CLASS(e) != KMC_SLAB || idx - 1 >= tb->mb_cap - 1))
+		return (kfree_slow(addr, type));
+	struct uma_slab *slab = KPT_PTR(e);
+	struct uma_keg *keg = slab->us_keg;
+	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
+	uint32_t i = uma_slab_index(keg, slab, addr);
+	uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
+	if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC) ||
+	    i >= keg->uk_ipers || off != (uintptr_t)i * keg->uk_rsize ||
+	    *tag != idx))
+		return (kfree_slow(addr, type));
+	*tag = 0;
+	if (MT_COUNTING)
+		UMA_STAT_INC(tb->mb_stats[idx].ms_frees[keg->uk_class]);
+	uma_zfree_fast(keg->uk_primary, addr, NULL);
 }
 
 void
