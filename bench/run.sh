@@ -40,3 +40,7 @@ fi
 # UMA zones against glibc malloc, jemalloc, mimalloc and tcmalloc: fast
 # path, throughput and memory (bench/uma.sh says how it measures).
 sh "$(dirname "$0")/uma.sh" "$build" $quick
+
+# Typed malloc against the same peers: fast path, the cost of per-type
+# statistics and waste (bench/kmalloc.sh says how it measures).
+sh "$(dirname "$0")/kmalloc.sh" "$build" $quick

@@ -122,8 +122,23 @@ malloc_type_unregister(struct malloc_type *type)
 	mt_read(mt, &st);
 	mt->mt_live = false;
 	mt->mt_public = NULL;
-	if (st.ms_count == 0)
-		mt->mt_index = 0; /* nothing tagged with it: reusable */
+	if (st.ms_count == 0) {
+		/*
+		 * Nothing is tagged with it: the index is reusable, and what
+		 * the threads counted for it must not show under the next type.
+		 */
+		struct mt_tblock *tb;
+		LIST_FOREACH(tb, &mt_tblocks, mb_link) {
+			if (idx >= tb->mb_cap)
+				continue;
+			struct mt_tstats *s = &tb->mb_stats[idx];
+			for (int c = 0; c <= KM_NCLASSES; c++) {
+				UMA_STAT_STORE(s->ms_allocs[c], 0);
+				UMA_STAT_STORE(s->ms_frees[c], 0);
+			}
+		}
+		mt->mt_index = 0;
+	}
 	type->ks_index = 0;
 	type->ks_handle = NULL;
 	kp_mutex_unlock(&mt_lock);
@@ -153,8 +168,9 @@ mt_fold(struct mt_tblock *tb)
 static void
 mt_tb_destroy(void *arg)
 {
-	struct mt_tblock *tb = arg;
+	struct mt_tblock *tb = mt_tb; /* the current block, whatever arg says */
 
+	(void)arg;
 	if (tb == NULL || tb == &mt_tb_empty)
 		return;
 	mt_tb_exited = true;
@@ -198,10 +214,10 @@ mt_tb_grow(uint32_t idx)
 	LIST_INSERT_HEAD(&mt_tblocks, tb, mb_link);
 	mt_tb = tb;
 	kp_mutex_unlock(&mt_lock);
+	/* The key must name the block the thread has now, for its exit. */
+	pthread_setspecific(mt_tb_key, tb);
 	if (old != &mt_tb_empty)
 		kmem_region_free(kmem_meta_arena(), old, old->mb_bytes, KMC_META);
-	else
-		pthread_setspecific(mt_tb_key, tb);
 	return (true);
 }
 
@@ -477,6 +493,8 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	    (uint16_t)idx;
 	if (MT_COUNTING)
 		mt_count_slow(idx, cls, true);
+	else if (idx >= mt_tb->mb_cap)
+		(void)mt_tb_grow(idx); /* the fast paths need the block */
 	return (item);
 }
 
@@ -487,13 +505,13 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	struct mt_tblock *tb = mt_tb;
 
 	/*
-	 * Inline: small sizes, a type this thread counts already (so kmalloc
-	 * is set up), an item in the zone's cache.  Everything else, and
+	 * Inline: sizes of the kmalloc zones, a type this thread counts already
+	 * (so kmalloc is set up), an item in the zone's cache.  Everything else, and
 	 * every failure, is kmalloc_slow()'s.
 	 */
-	if (KP_UNLIKELY(size > 1024 || idx - 1 >= tb->mb_cap - 1))
+	if (KP_UNLIKELY(size > KM_MAXSMALL || idx - 1 >= tb->mb_cap - 1))
 		return (kmalloc_slow(size, type, flags));
-	int cls = km_small[(size + 15) >> 4];
+	int cls = km_class(size);
 	uma_zone_t zone = km_zones[cls];
 	struct uma_cache *c = uma_cache_of(uma_tc, zone);
 	uint32_t n = c->uc_acnt;
