@@ -616,11 +616,22 @@ kzfree(void *addr, struct malloc_type *type)
 
 	if (addr == NULL)
 		return;
+	uint32_t idx = mt_index("kzfree", type);
 	km_locate("kzfree", addr, type, &w);
-	if (w.kw_tag != NULL)
+	/* The owner is checked before anything is cleared. */
+	if (w.kw_tag != NULL) {
+		if (*w.kw_tag != idx)
+			km_bad_tag("kzfree", addr, type, &w);
 		memset(addr, 0, w.kw_keg->uk_rsize);
-	else
+	} else {
+		if (w.kw_large->kl_type != idx)
+			kp_fatal("kzfree: %p: allocated as type %s, freed as type %s "
+			    "(large, %zu bytes)", addr,
+			    mt_table[w.kw_large->kl_type].mt_name,
+			    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
+			    w.kw_large->kl_size);
 		memset(addr, 0, w.kw_large->kl_pages * kmem_page_size());
+	}
 	kfree(addr, type);
 }
 

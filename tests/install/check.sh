@@ -9,14 +9,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-for f in include/kmem/kmem.h include/kmem/vmem.h include/kmem/uma.h; do
+for f in include/kmem/kmem.h include/kmem/vmem.h include/kmem/uma.h include/kmem/malloc.h include/kmem/memstat.h; do
 	[ -f "$tmp/prefix/$f" ] || { echo "install: $f missing" >&2; exit 1; }
 done
 libdir=$(ls -d "$tmp"/prefix/lib*/ | head -1)
 for f in libkmem.so libkmem.a pkgconfig/kmem.pc; do
 	[ -e "$libdir/$f" ] || { echo "install: lib/$f missing" >&2; exit 1; }
 done
-for m in vmem.3 kmem_malloc.3 uma.3 kmem_report.3 vmem_xalloc.3 uma_zalloc.3; do
+for m in vmem.3 kmem_malloc.3 uma.3 kmalloc.3 memstat.3 kmem_report.3 vmem_xalloc.3 uma_zalloc.3 kfree.3 memstat_get_count.3; do
 	[ -f "$tmp/prefix/share/man/man3/$m" ] || { echo "install: man3/$m missing" >&2; exit 1; }
 done
 
