@@ -132,7 +132,15 @@ typedef struct kp_cond {
 	pthread_cond_t kc_c;
 } kp_cond_t;
 
+/*
+ * Adaptive mutexes (glibc): a contended lock spins a little before it
+ * sleeps, since kmem's critical sections are a few hundred instructions.
+ */
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#define KP_MUTEX_INITIALIZER {PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}
+#else
 #define KP_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER}
+#endif
 
 void kp_mutex_init(kp_mutex_t *m);
 void kp_mutex_destroy(kp_mutex_t *m);

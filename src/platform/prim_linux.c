@@ -13,7 +13,9 @@
  * files and /proc/self/statm with read(2) into stack buffers: this file
  * never allocates.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "prim.h"
 
 #include <errno.h>
@@ -610,7 +612,14 @@ kp_check(int error, const char *what)
 void
 kp_mutex_init(kp_mutex_t *m)
 {
-	kp_check(pthread_mutex_init(&m->km_m, NULL), "pthread_mutex_init");
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+	kp_check(pthread_mutex_init(&m->km_m, &a), "pthread_mutex_init");
+	pthread_mutexattr_destroy(&a);
 }
 
 void
