@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <kmem/kmem.h>
+
 void
 kt_child_fail(const char *file, int line, const char *what)
 {
@@ -119,4 +121,44 @@ kt_assert_death(void (*fn)(void *), void *arg, int sig, const char *message)
 	if (message != NULL && strstr(res.kr_err, message) == NULL) {
 		fail_msg("child's stderr lacks \"%s\":\n%s", message, res.kr_err);
 	}
+}
+
+void
+kt_cmp_fail(const char *file, int line, const char *a, unsigned long long av,
+    const char *op, const char *b, unsigned long long bv)
+{
+	char what[256];
+
+	fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", file, line, a, av, b, bv);
+	snprintf(what, sizeof(what), "%s %s %s", a, op, b);
+	kt_child_fail(file, line, what);
+}
+
+void
+kt_map_setup(const char *size)
+{
+	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
+	KT_CHECK(kmem_init() == 0);
+}
+
+struct uma_zone_stats
+kt_zone_stats(struct uma_zone *zone)
+{
+	struct uma_zone_stats st;
+
+	memset(&st, 0xff, sizeof(st));
+	uma_zone_get_stats(zone, &st);
+	return (st);
+}
+
+void
+kt_zone_consistent(struct uma_zone *zone)
+{
+	struct uma_zone_stats st = kt_zone_stats(zone);
+
+	KT_EQ(st.zs_free, st.zs_free_cache + st.zs_free_bucket + st.zs_free_slab);
+	KT_EQ(st.zs_used + st.zs_free, st.zs_ipers * st.zs_slabs);
+	KT_EQ(st.zs_pages, st.zs_slabs * st.zs_slab_pages);
+	KT_EQ(st.zs_requests - st.zs_frees, st.zs_used);
+	KT_EQ(uma_zone_get_cur(zone), st.zs_used);
 }

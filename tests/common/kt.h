@@ -18,6 +18,8 @@
 /* cmocka needs these first */
 #include <cmocka.h>
 
+#include "uma/uma_stats.h"
+
 struct kt_result {
 	int kr_exited;     /* 1 if the child exited, 0 if a signal ended it */
 	int kr_status;     /* exit status, or the signal number */
@@ -45,6 +47,33 @@ void kt_assert_death(void (*fn)(void *), void *arg, int sig,
 	} while (0)
 __attribute__((noreturn)) void kt_child_fail(const char *file, int line,
     const char *what);
+
+/* In a child: equality and order, printing both values when they fail. */
+#define KT_EQ(a, b) KT_CMP(a, b, ==)
+#define KT_LE(a, b) KT_CMP(a, b, <=)
+#define KT_CMP(a, b, op)                                                   \
+	do {                                                                   \
+		unsigned long long a_ = (unsigned long long)(a);                   \
+		unsigned long long b_ = (unsigned long long)(b);                   \
+		if (!(a_ op b_))                                                   \
+			kt_cmp_fail(__FILE__, __LINE__, #a, a_, #op, #b, b_);          \
+	} while (0)
+__attribute__((noreturn)) void kt_cmp_fail(const char *file, int line,
+    const char *a, unsigned long long av, const char *op, const char *b,
+    unsigned long long bv);
+
+/* In a child: sets the map up with kmem_size = size ("16M"). */
+void kt_map_setup(const char *size);
+
+/* A zone's statistics, every field first set to all ones. */
+struct uma_zone;
+struct uma_zone_stats kt_zone_stats(struct uma_zone *zone);
+/*
+ * In a child: checks the identities of a primary zone that no thread is
+ * using: every item of every slab is in use or free in exactly one place,
+ * and the counters agree with each other.
+ */
+void kt_zone_consistent(struct uma_zone *zone);
 
 /* A deterministic pseudo-random generator (xorshift64*). */
 static inline uint64_t

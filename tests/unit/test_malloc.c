@@ -58,28 +58,6 @@ static struct malloc_type *const rtypes[NRTYPES] = {M_R0, M_R1, M_R2, M_R3,
 static const size_t classes[NCLASSES] = {16, 32, 64, 128, 256, 384, 512,
     1024, 2048, 4096, 8192, 16384, 32768, 65536};
 
-/* Equality and order with both values printed when they do not hold. */
-#define KT_EQ(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " == " #b);               \
-		}                                                                  \
-	} while (0)
-#define KT_LE(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ > b_) {                                                     \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " <= " #b);               \
-		}                                                                  \
-	} while (0)
-
 /* ---- helpers ---------------------------------------------------------------- */
 
 #define EXPECT_LEN 4096
@@ -130,13 +108,6 @@ check_child_msg(void (*fn)(void *), void *arg, int sig)
 	if (strstr(res.kr_err, expect_line) == NULL)
 		fail_msg("child's stderr lacks \"%s\":\n%s", expect_line,
 		    res.kr_err);
-}
-
-static void
-map_setup(const char *size)
-{
-	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
-	KT_CHECK(kmem_init() == 0);
 }
 
 static size_t
@@ -270,7 +241,7 @@ child_two_types(void *arg)
 	struct tstat a, b;
 	void *p[3];
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	/* Listed before their first allocation, with nothing counted. */
 	a = type_stat(M_TA);
 	b = type_stat(M_TB);
@@ -323,7 +294,7 @@ child_size_classes(void *arg)
 	static void *sorted[NCLASSES * 3 * PER_SIZE + 2];
 	size_t n = 0;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	KT_EQ(kmalloc_usable_size(NULL), 0);
 	for (int c = 0; c < NCLASSES; c++) {
 		for (int d = -1; d <= 1; d++) {
@@ -411,7 +382,7 @@ child_m_zero(void *arg)
 {
 	void *held[8];
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	for (int c = 0; c < NCLASSES; c++) {
 		/* Dirty blocks of the class and give them back... */
 		for (int k = 0; k < 8; k++) {
@@ -489,7 +460,7 @@ child_nowait(void *arg)
 	size_t n = 0, nbig;
 	struct tstat t;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	/* Large blocks first, then smaller and smaller ones. */
 	nbig = fill(held, &n, MB);
 	KT_CHECK(nbig >= 4);
@@ -537,7 +508,7 @@ test_nowait(void **state)
 static void
 child_never_fits(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	expect_msg("kmalloc(%zu): request can never fit in kmem_map (", 32 * MB);
 	errno = 0;
 	KT_CHECK(kmalloc(32 * MB, M_TA, M_WAITOK) == NULL);
@@ -602,7 +573,7 @@ child_realloc(void *arg)
 	unsigned char *p, *q;
 	struct tstat t;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	/* NULL: an allocation. */
 	p = krealloc(NULL, 100, M_TA, M_WAITOK);
 	KT_CHECK(p != NULL);
@@ -701,7 +672,7 @@ child_reallocf(void *arg)
 	static const size_t sizes[] = {1000, 100000};
 	struct tstat t;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	for (size_t i = 0; i < 2; i++) {
 		void *p = kmalloc(sizes[i], M_TB, M_WAITOK);
 		KT_CHECK(p != NULL);
@@ -740,7 +711,7 @@ child_mallocarray(void *arg)
 	struct tstat t;
 	void *p, *q;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	for (int i = 0; i < 2; i++) {
 		errno = 0;
 		KT_CHECK(kmallocarray(SIZE_MAX / 2 + 1, 4, M_TA, flags[i]) == NULL);
@@ -788,7 +759,7 @@ child_kzfree(void *arg)
 {
 	struct tstat t;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	kzfree(NULL, M_TA);
 	kfree(NULL, M_TA);
 	KT_EQ(type_stat(M_TA).numfrees, 0);
@@ -895,7 +866,7 @@ child_stats_random(void *arg)
 	uint64_t rs = 0x9e3779b97f4a7c15ULL;
 	struct memory_type_list *list;
 
-	map_setup("256M");
+	kt_map_setup("256M");
 	for (int op = 0; op < NOPS; op++) {
 		struct slot *s = &slots[kt_rand(&rs) % NSLOTS];
 		uint64_t r = kt_rand(&rs) % 8;
@@ -1022,7 +993,7 @@ child_memstat(void *arg)
 	struct memory_type *mtp, *m2;
 	size_t n = 0, nmalloc = 0, numa = 0, nkm = 0;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	/* Error strings: one for each code, all different. */
 	for (int i = 0; i < ncodes; i++) {
 		const char *s = memstat_strerror(codes[i]);
@@ -1201,7 +1172,7 @@ child_leak_unregister(void *arg)
 	size_t bytes;
 
 	KT_CHECK(kmem_setopt("leak_report", "1") == 0);
-	map_setup("64M");
+	kt_map_setup("64M");
 	leak_some(&bytes);
 	expect_msg("memory type leaky leaked memory on destroy (3 allocations, "
 	    "%zu bytes leaked)\n", bytes);
@@ -1222,7 +1193,7 @@ child_leak_exit(void *arg)
 	size_t bytes;
 
 	KT_CHECK(kmem_setopt("leak_report", "1") == 0);
-	map_setup("64M");
+	kt_map_setup("64M");
 	leak_some(&bytes);
 	expect_msg("memory type leaky leaked memory on destroy (3 allocations, "
 	    "%zu bytes leaked)\n", bytes);
@@ -1235,7 +1206,7 @@ child_leak_quiet(void *arg)
 {
 	size_t bytes;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	leak_some(&bytes);
 	malloc_type_unregister(M_LEAKY);
 	exit(0);
@@ -1245,7 +1216,7 @@ static void
 child_unregister_idle(void *arg)
 {
 	KT_CHECK(kmem_setopt("leak_report", "1") == 0);
-	map_setup("64M");
+	kt_map_setup("64M");
 	void *p = kmalloc(100, M_IDLE, M_WAITOK);
 	kfree(p, M_IDLE);
 	KT_CHECK(stat_of(ALLOCATOR_MALLOC, "idle").found);
@@ -1296,7 +1267,7 @@ child_index_reuse(void *arg)
 	uint32_t old;
 	int found = 0;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	malloc_type_register(&a);
 	old = a.ks_index;
 	KT_CHECK(old != 0);
@@ -1351,7 +1322,7 @@ child_free_stack(void *arg)
 {
 	char buf[64];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	memset(buf, 0, sizeof(buf));
 	expect_msg("kfree: %p (type ta): not the start of a kmalloc allocation; "
 	    "it is not an address kmem gave\n", (void *)buf);
@@ -1361,7 +1332,7 @@ child_free_stack(void *arg)
 static void
 child_free_interior_small(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	char *p = kmalloc(100, M_TA, M_WAITOK);
 	expect_msg("kfree: %p (type ta): interior pointer into the 128-byte "
 	    "block at %p (zone 128)\n", (void *)(p + 16), (void *)p);
@@ -1371,7 +1342,7 @@ child_free_interior_small(void *arg)
 static void
 child_free_interior_large(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	char *p = kmalloc(100000, M_TA, M_WAITOK);
 	char *q = p + kmem_page_size();
 	expect_msg("kfree: %p (type ta): not the start of a kmalloc allocation; "
@@ -1382,7 +1353,7 @@ child_free_interior_large(void *arg)
 static void
 child_free_interior_large_head(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	char *p = kmalloc(100000, M_TA, M_WAITOK);
 	expect_msg("kfree: %p (type ta): not the start of a kmalloc allocation; "
 	    "it is a large kmalloc allocation\n", (void *)(p + 16));
@@ -1392,7 +1363,7 @@ child_free_interior_large_head(void *arg)
 static void
 child_double_free_small(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("kfree: %p (type ta): double free (zone 128)\n", p);
@@ -1402,7 +1373,7 @@ child_double_free_small(void *arg)
 static void
 child_double_free_large(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100000, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("kfree: %p (type ta): double free or never allocated: the "
@@ -1413,7 +1384,7 @@ child_double_free_large(void *arg)
 static void
 child_wrong_type_small(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: allocated as type ta, freed as type tb "
 	    "(zone 128)\n", p);
@@ -1423,7 +1394,7 @@ child_wrong_type_small(void *arg)
 static void
 child_wrong_type_large(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100000, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: allocated as type ta, freed as type tb (large, "
 	    "100000 bytes)\n", p);
@@ -1433,7 +1404,7 @@ child_wrong_type_large(void *arg)
 static void
 child_free_kmem_malloc(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmem_malloc(2 * kmem_page_size(), M_WAITOK);
 	KT_CHECK(p != NULL);
 	expect_msg("kfree: %p (type ta): not the start of a kmalloc allocation; "
@@ -1444,7 +1415,7 @@ child_free_kmem_malloc(void *arg)
 static void
 child_free_zone_item(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("callerzone", 100, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -1458,7 +1429,7 @@ child_free_zone_item(void *arg)
 static void
 child_free_bad_magic(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: type %p is not a malloc type (no MALLOC_DEFINE, "
 	    "or corrupt)\n", p, (void *)&fake_type);
@@ -1468,7 +1439,7 @@ child_free_bad_magic(void *arg)
 static void
 child_malloc_bad_magic(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	expect_msg("kmalloc: %p: type %p is not a malloc type (no MALLOC_DEFINE, "
 	    "or corrupt)\n", (void *)NULL, (void *)&fake_type);
 	(void)kmalloc(100, &fake_type, M_WAITOK);
@@ -1477,7 +1448,7 @@ child_malloc_bad_magic(void *arg)
 static void
 child_free_unregistered(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: type unreg has allocated nothing\n", p);
 	kfree(p, &unreg_type);
@@ -1486,7 +1457,7 @@ child_free_unregistered(void *arg)
 static void
 child_reallocf_then_free(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(1000, M_TB, M_WAITOK);
 	KT_CHECK(kreallocf(p, 32 * MB, M_TB, M_WAITOK) == NULL);
 	/* kreallocf freed it: this is the second free. */
@@ -1497,7 +1468,7 @@ child_reallocf_then_free(void *arg)
 static void
 child_usable_freed(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("kmalloc_usable_size: %p: a free block (zone 128)\n", p);
@@ -1509,7 +1480,7 @@ child_usable_stack(void *arg)
 {
 	char buf[32];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	memset(buf, 0, sizeof(buf));
 	expect_msg("kmalloc_usable_size: %p (type ?): not the start of a kmalloc "
 	    "allocation; it is not an address kmem gave\n", (void *)buf);
@@ -1519,7 +1490,7 @@ child_usable_stack(void *arg)
 static void
 child_realloc_wrong_type_small(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	expect_msg("krealloc: %p: allocated as type ta, freed as type tb "
 	    "(zone 128)\n", p);
@@ -1529,7 +1500,7 @@ child_realloc_wrong_type_small(void *arg)
 static void
 child_realloc_wrong_type_large(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100000, M_TA, M_WAITOK);
 	expect_msg("krealloc: %p: allocated as type ta, reallocated as type "
 	    "tb\n", p);
@@ -1539,7 +1510,7 @@ child_realloc_wrong_type_large(void *arg)
 static void
 child_kzfree_interior(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	char *p = kmalloc(300, M_TA, M_WAITOK);
 	expect_msg("kzfree: %p (type ta): interior pointer into the 384-byte "
 	    "block at %p (zone 384)\n", (void *)(p + 8), (void *)p);
@@ -1549,7 +1520,7 @@ child_kzfree_interior(void *arg)
 static void
 child_kzfree_wrong_type(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	/* kzfree checks the owner before it clears anything. */
 	expect_msg("kzfree: %p: allocated as type ta, freed as type tb "
@@ -1560,7 +1531,7 @@ child_kzfree_wrong_type(void *arg)
 static void
 child_realloc_freed(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	void *p = kmalloc(100, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("krealloc: %p (type ta): double free (zone 128)\n", p);
@@ -1570,7 +1541,7 @@ child_realloc_freed(void *arg)
 static void
 child_bad_flags(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	expect_msg("uma_zalloc: zone 128: flags 0x%x must contain exactly one "
 	    "of M_NOWAIT and M_WAITOK\n", (unsigned)M_ZERO);
 	(void)kmalloc(100, M_TA, M_ZERO);
@@ -1579,7 +1550,7 @@ child_bad_flags(void *arg)
 static void
 child_free_null(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	kfree(NULL, M_TA);
 	kfree(NULL, &fake_type);
 	kzfree(NULL, M_TA);

@@ -45,34 +45,6 @@ static struct malloc_type *const rtypes[NRTYPES] = {M_R0, M_R1, M_R2, M_R3,
 static const size_t classes[NCLASSES] = {16, 32, 64, 128, 256, 384, 512,
     1024, 2048, 4096, 8192, 16384, 32768, 65536};
 
-#define KT_EQ(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " == " #b);               \
-		}                                                                  \
-	} while (0)
-#define KT_LE(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ > b_) {                                                     \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " <= " #b);               \
-		}                                                                  \
-	} while (0)
-
-static void
-map_setup(const char *size)
-{
-	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
-	KT_CHECK(kmem_init() == 0);
-}
-
 static int
 class_of(size_t size)
 {
@@ -326,7 +298,7 @@ child_stats_threads(void *arg)
 {
 	static struct worker w[NTHREADS];
 
-	map_setup("512M");
+	kt_map_setup("512M");
 	pthread_barrier_init(&mix_done, NULL, NTHREADS + 1);
 	pthread_barrier_init(&mix_checked, NULL, NTHREADS + 1);
 	for (int t = 0; t < NTHREADS; t++) {
@@ -451,7 +423,7 @@ child_cross_thread(void *arg)
 {
 	pthread_t prod[2], cons[2];
 
-	map_setup("256M");
+	kt_map_setup("256M");
 	xq.q_producers_left = 2;
 	for (int i = 0; i < 2; i++) {
 		KT_CHECK(pthread_create(&prod[i], NULL, xfer_producer,
@@ -527,7 +499,7 @@ child_register_concurrent(void *arg)
 	struct memory_type_list *list;
 	int reads = 0;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	list = memstat_mtl_alloc();
 	KT_CHECK(list != NULL);
 	atomic_store(&reg_running, NTHREADS);
@@ -598,7 +570,7 @@ child_many_types(void *arg)
 {
 	pthread_t th;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	for (int i = 0; i < MANY; i++) {
 		snprintf(many_names[i], sizeof(many_names[i]), "many%d", i);
 		many_types[i].ks_magic = M_MAGIC;
@@ -661,7 +633,7 @@ child_waitok(void *arg)
 	pthread_t th;
 
 	KT_CHECK(kmem_setopt("wait_warn_ms", "0") == 0);
-	map_setup("16M");
+	kt_map_setup("16M");
 	KT_CHECK(pthread_create(&th, NULL, waiter, NULL) == 0);
 	while (atomic_load(&wait_state) != 1)
 		sched_yield();

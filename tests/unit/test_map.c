@@ -20,13 +20,6 @@
 
 #define MB ((size_t)1 << 20)
 
-static void
-map_setup(const char *size)
-{
-	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
-	KT_CHECK(kmem_init() == 0);
-}
-
 /* Sum of the owner lines and the total line of kmem_report(). */
 static void
 report_check(void)
@@ -65,7 +58,7 @@ child_basic(void *arg)
 {
 	size_t ps = kmem_page_size();
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	KT_CHECK(kmem_size() == 16 * MB);
 	size_t used0 = kmem_map_size();
 	KT_CHECK(used0 > 0); /* the page table */
@@ -121,7 +114,7 @@ child_exhaust_nowait(void *arg)
 	int n = 0;
 	struct vmem_stats st;
 
-	map_setup("8M");
+	kt_map_setup("8M");
 	while (n < 64) {
 		errno = 0;
 		void *p = kmem_malloc(MB, M_NOWAIT);
@@ -155,7 +148,7 @@ test_exhaust_nowait(void **state)
 static void
 child_never_fits(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	errno = 0;
 	KT_CHECK(kmem_malloc(5 * MB, M_WAITOK) == NULL);
 	KT_CHECK(errno == ENOMEM);
@@ -207,7 +200,7 @@ child_lowmem(void *arg)
 	void *v[16];
 	int n = 0;
 
-	map_setup("8M");
+	kt_map_setup("8M");
 	KT_CHECK(kmem_lowmem_register(NULL, NULL) == EINVAL);
 	KT_CHECK(kmem_lowmem_register(lowmem_handler, &stash) == 0);
 	for (int i = 0; i < 2; i++)
@@ -254,7 +247,7 @@ child_submaps(void *arg)
 	void *v[64];
 	int n = 0;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	vmem_t *pipe = kmem_submap_create("pipe", 2 * MB);
 	KT_CHECK(pipe != NULL);
 	KT_CHECK(strcmp(vmem_name(pipe), "pipe") == 0);
@@ -325,14 +318,14 @@ bad_stack(void *arg)
 {
 	char x[64];
 
-	map_setup("4M");
+	kt_map_setup("4M");
 	kmem_free(x, 64);
 }
 
 static void
 bad_unaligned(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	char *p = kmem_malloc(8192, M_WAITOK);
 	kmem_free(p + 16, 8192);
 }
@@ -340,7 +333,7 @@ bad_unaligned(void *arg)
 static void
 bad_interior(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	char *p = kmem_malloc(8192, M_WAITOK);
 	kmem_free(p + kmem_page_size(), 4096);
 }
@@ -348,7 +341,7 @@ bad_interior(void *arg)
 static void
 bad_size(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	char *p = kmem_malloc(8192, M_WAITOK);
 	kmem_free(p, 3 * kmem_page_size());
 }
@@ -356,7 +349,7 @@ bad_size(void *arg)
 static void
 bad_double(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	char *p = kmem_malloc(8192, M_WAITOK);
 	kmem_free(p, 8192);
 	kmem_free(p, 8192);
@@ -365,7 +358,7 @@ bad_double(void *arg)
 static void
 bad_submap_free(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	vmem_t *sm = kmem_submap_create("buffers", MB);
 	void *p = kmem_arena_malloc(sm, 4096, M_WAITOK);
 	kmem_free(p, 4096);
@@ -374,7 +367,7 @@ bad_submap_free(void *arg)
 static void
 bad_wrong_submap(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	vmem_t *a = kmem_submap_create("alpha", MB);
 	vmem_t *b = kmem_submap_create("beta", MB);
 	void *p = kmem_arena_malloc(a, 4096, M_WAITOK);
@@ -384,35 +377,35 @@ bad_wrong_submap(void *arg)
 static void
 bad_metadata(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	kmem_free((void *)kmem_map_store.km_pt, kmem_page_size());
 }
 
 static void
 bad_flags(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	(void)kmem_malloc(4096, 0);
 }
 
 static void
 bad_both_flags(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	(void)kmem_malloc(4096, M_WAITOK | M_NOWAIT);
 }
 
 static void
 bad_zero(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	(void)kmem_malloc(0, M_WAITOK);
 }
 
 static void
 bad_arena(void *arg)
 {
-	map_setup("4M");
+	kt_map_setup("4M");
 	vmem_t *vm = vmem_create("ids", 1, 100, 1, 0, M_WAITOK);
 	(void)kmem_arena_malloc(vm, 4096, M_WAITOK);
 }
@@ -640,7 +633,7 @@ test_tune_process(void **state)
 static void
 child_commit_fails(void *arg)
 {
-	map_setup("8M");
+	kt_map_setup("8M");
 	/* One refused commit: the retry after the handlers succeeds. */
 	kp_inject(KP_OP_COMMIT, 0, 1);
 	void *p = kmem_malloc(MB, M_NOWAIT);
@@ -671,7 +664,7 @@ test_commit_fails(void **state)
 static void
 child_report(void *arg)
 {
-	map_setup("32M");
+	kt_map_setup("32M");
 	KT_CHECK(kmem_setopt("wait_warn_ms", "250") == 0);
 	vmem_t *sm = kmem_submap_create("pipe_map", 4 * MB);
 	void *a = kmem_malloc(3 * MB, M_WAITOK);

@@ -22,64 +22,6 @@
 
 #define MB ((size_t)1 << 20)
 
-/* Equality and order with both values printed when they do not hold. */
-#define KT_EQ(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " == " #b);               \
-		}                                                                  \
-	} while (0)
-#define KT_LE(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ > b_) {                                                     \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " <= " #b);               \
-		}                                                                  \
-	} while (0)
-
-static void
-map_setup(const char *size)
-{
-	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
-	KT_CHECK(kmem_init() == 0);
-}
-
-static struct uma_zone_stats
-zst(uma_zone_t z)
-{
-	struct uma_zone_stats st;
-
-	memset(&st, 0xff, sizeof(st));
-	uma_zone_get_stats(z, &st);
-	return (st);
-}
-
-/*
- * The identities that hold for a primary zone that no other thread is
- * using: every item of every slab is either used or free somewhere, the
- * free ones are in exactly one of the three places, and the counters agree
- * with each other.
- */
-static void
-stats_consistent(uma_zone_t z)
-{
-	struct uma_zone_stats st = zst(z);
-
-	KT_EQ(st.zs_free, st.zs_free_cache + st.zs_free_bucket +
-	    st.zs_free_slab);
-	KT_EQ(st.zs_used + st.zs_free, st.zs_ipers * st.zs_slabs);
-	KT_EQ(st.zs_pages, st.zs_slabs * st.zs_slab_pages);
-	KT_EQ(st.zs_requests - st.zs_frees, st.zs_used);
-	KT_EQ(uma_zone_get_cur(z), st.zs_used);
-}
-
 /* Is addr inside a uma slab of the map? */
 static int
 in_slab(const void *addr)
@@ -111,7 +53,7 @@ child_sizes_align(void *arg)
 	static void *items[400];
 	char name[32];
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		for (size_t ai = 0; ai < sizeof(aligns) / sizeof(aligns[0]); ai++) {
 			size_t size = sizes[si];
@@ -146,7 +88,7 @@ child_sizes_align(void *arg)
 				KT_LE((uintptr_t)items[i - 1] + size,
 				    (uintptr_t)items[i]);
 
-			struct uma_zone_stats st = zst(z);
+			struct uma_zone_stats st = kt_zone_stats(z);
 			KT_CHECK(strcmp(st.zs_name, name) == 0);
 			KT_EQ(st.zs_size, size);
 			KT_CHECK(st.zs_rsize >= size);
@@ -159,13 +101,13 @@ child_sizes_align(void *arg)
 			    st.zs_slab_pages * kmem_page_size());
 			KT_EQ(st.zs_limit, 0);
 			KT_CHECK(!st.zs_secondary && !st.zs_internal);
-			stats_consistent(z);
+			kt_zone_consistent(z);
 			for (size_t i = 0; i < n; i++)
 				uma_zfree(z, items[i]);
-			st = zst(z);
+			st = kt_zone_stats(z);
 			KT_EQ(st.zs_used, 0);
 			KT_EQ(st.zs_frees, n);
-			stats_consistent(z);
+			kt_zone_consistent(z);
 			uma_zdestroy(z);
 		}
 	}
@@ -191,7 +133,7 @@ child_bad_args(void *arg)
 {
 	const struct bad_args *ba = arg;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	KT_CHECK(uma_zcreate(ba->ba_name, ba->ba_size, NULL, NULL, NULL, NULL,
 	    ba->ba_align, ba->ba_flags) == NULL);
 	/* The refusal leaves uma usable. */
@@ -236,21 +178,21 @@ test_bad_args(void **state)
 static void
 child_free_null(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("nullfree", 48, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
 	void *p = uma_zalloc(z, M_NOWAIT);
 	KT_CHECK(p != NULL);
-	struct uma_zone_stats a = zst(z);
+	struct uma_zone_stats a = kt_zone_stats(z);
 	uma_zfree(z, NULL);
 	uma_zfree_arg(z, NULL, &a);
-	struct uma_zone_stats b = zst(z);
+	struct uma_zone_stats b = kt_zone_stats(z);
 	KT_EQ(b.zs_frees, a.zs_frees);
 	KT_EQ(b.zs_used, a.zs_used);
 	KT_EQ(b.zs_free, a.zs_free);
 	uma_zfree(z, p);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -306,7 +248,7 @@ child_ctor_dtor(void *arg)
 {
 	int tag_a, tag_b;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("ctordtor", 100, rec_ctor, rec_dtor, NULL,
 	    NULL, UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -351,7 +293,7 @@ child_ctor_dtor(void *arg)
 	KT_EQ(dtor_rec.calls, 1002);
 	uma_zfree(z, NULL);
 	KT_EQ(dtor_rec.calls, 1002);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	/* Destroying a zone with no item out calls no dtor. */
 	uma_zdestroy(z);
 	KT_EQ(dtor_rec.calls, 1002);
@@ -371,7 +313,7 @@ test_ctor_dtor(void **state)
 static void
 child_ctor_fails(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("ctorfail", 200, rec_ctor, rec_dtor, NULL,
 	    NULL, UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -380,11 +322,11 @@ child_ctor_fails(void *arg)
 	void *p = uma_zalloc(z, M_WAITOK);
 	uma_zfree(z, p);
 
-	struct uma_zone_stats a = zst(z);
+	struct uma_zone_stats a = kt_zone_stats(z);
 	int dtors = dtor_rec.calls;
 	KT_CHECK(uma_zalloc_arg(z, &fail_tag, M_WAITOK) == NULL);
 	KT_CHECK(uma_zalloc_arg(z, &fail_tag, M_NOWAIT) == NULL);
-	struct uma_zone_stats b = zst(z);
+	struct uma_zone_stats b = kt_zone_stats(z);
 	KT_EQ(b.zs_used, a.zs_used);
 	KT_EQ(b.zs_failures, a.zs_failures + 2);
 	KT_EQ(dtor_rec.calls, dtors);
@@ -394,7 +336,7 @@ child_ctor_fails(void *arg)
 	for (int i = 0; i < 5000; i++)
 		KT_CHECK(uma_zalloc_arg(z, &fail_tag,
 		    (i & 1) ? M_NOWAIT : M_WAITOK) == NULL);
-	b = zst(z);
+	b = kt_zone_stats(z);
 	KT_EQ(b.zs_slabs, a.zs_slabs);
 	KT_EQ(b.zs_used, a.zs_used);
 	KT_EQ(b.zs_failures, a.zs_failures + 5002);
@@ -405,14 +347,14 @@ child_ctor_fails(void *arg)
 	 */
 	KT_EQ(b.zs_requests, a.zs_requests);
 	KT_EQ(b.zs_frees, a.zs_frees);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* And the next allocation succeeds. */
 	p = uma_zalloc(z, M_WAITOK);
 	KT_CHECK(p != NULL && *(uint32_t *)p == LIVE);
 	uma_zfree(z, p);
 	uma_zfree(z, keep);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -463,7 +405,7 @@ tst_fini(void *mem, int size)
 static void
 check_inits(uma_zone_t z)
 {
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 
 	KT_EQ(init_calls - fini_calls, st.zs_slabs * st.zs_ipers);
 }
@@ -473,7 +415,7 @@ child_init_fini(void *arg)
 {
 	static uint32_t *items[4096];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("typestable", ISZ, NULL, NULL, tst_init,
 	    tst_fini, UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -481,7 +423,7 @@ child_init_fini(void *arg)
 
 	uint32_t *p = uma_zalloc(z, M_WAITOK);
 	KT_CHECK(p != NULL && p[0] == INITED);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_slabs, 1);
 	KT_EQ(init_calls, st.zs_ipers); /* the whole slab, at once */
 	KT_EQ(fini_calls, 0);
@@ -515,7 +457,7 @@ child_init_fini(void *arg)
 
 	/* Slabs given back to the map finish their items. */
 	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
-	st = zst(z);
+	st = kt_zone_stats(z);
 	KT_EQ(st.zs_slabs, 0);
 	KT_EQ(st.zs_pages, 0);
 	KT_EQ(fini_calls, init_calls);
@@ -545,14 +487,14 @@ test_init_fini(void **state)
 static void
 child_init_fails(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("initfail", ISZ, NULL, NULL, tst_init,
 	    tst_fini, UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
 
 	init_fail_at = 3;
 	KT_CHECK(uma_zalloc(z, M_WAITOK) == NULL);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_slabs, 0);
 	KT_EQ(st.zs_pages, 0);
@@ -560,11 +502,11 @@ child_init_fails(void *arg)
 	KT_EQ(st.zs_failures, 1);
 	KT_EQ(init_calls, 3);
 	KT_EQ(fini_calls, 2); /* the two whose init succeeded */
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	init_fail_at = init_calls + 5;
 	KT_CHECK(uma_zalloc(z, M_NOWAIT) == NULL);
-	st = zst(z);
+	st = kt_zone_stats(z);
 	KT_EQ(st.zs_slabs, 0);
 	KT_EQ(st.zs_failures, 2);
 	KT_EQ(fini_calls, init_calls - 2); /* all but the two that failed */
@@ -572,11 +514,11 @@ child_init_fails(void *arg)
 	init_fail_at = 0;
 	void *p = uma_zalloc(z, M_WAITOK);
 	KT_CHECK(p != NULL);
-	st = zst(z);
+	st = kt_zone_stats(z);
 	KT_EQ(st.zs_slabs, 1);
 	KT_EQ(st.zs_used, 1);
 	KT_EQ(init_calls - 2 - fini_calls, st.zs_ipers);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zfree(z, p);
 	uma_zdestroy(z);
 	KT_EQ(fini_calls, init_calls - 2);
@@ -604,11 +546,11 @@ child_zinit(void *arg)
 {
 	static unsigned char *items[2048];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("zinit", 200, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, UMA_ZONE_ZINIT);
 	KT_CHECK(z != NULL);
-	KT_EQ(zst(z).zs_flags & UMA_ZONE_ZINIT, UMA_ZONE_ZINIT);
+	KT_EQ(kt_zone_stats(z).zs_flags & UMA_ZONE_ZINIT, UMA_ZONE_ZINIT);
 	for (int round = 0; round < 2; round++) {
 		/* Items handed out for the first time are zero. */
 		for (int i = 0; i < 2048; i++) {
@@ -621,9 +563,9 @@ child_zinit(void *arg)
 			uma_zfree(z, items[i]);
 		/* New slabs next round. */
 		uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
-		KT_EQ(zst(z).zs_slabs, 0);
+		KT_EQ(kt_zone_stats(z).zs_slabs, 0);
 	}
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -639,7 +581,7 @@ child_m_zero(void *arg)
 	static unsigned char *items[500];
 	static const uint32_t flags[] = {0, UMA_ZONE_NOBUCKET};
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	for (int f = 0; f < 2; f++) {
 		uma_zone_t z = uma_zcreate("mzero", 300, NULL, NULL, NULL, NULL,
 		    UMA_ALIGN_PTR, flags[f]);
@@ -658,7 +600,7 @@ child_m_zero(void *arg)
 		unsigned char *p = uma_zalloc(z, M_NOWAIT | M_ZERO);
 		KT_CHECK(p != NULL && all_zero(p, 300));
 		uma_zfree(z, p);
-		stats_consistent(z);
+		kt_zone_consistent(z);
 		uma_zdestroy(z);
 	}
 }
@@ -677,18 +619,18 @@ child_nofree(void *arg)
 	static void *items[5000];
 	size_t ps = kmem_page_size();
 
-	map_setup("32M");
+	kt_map_setup("32M");
 	uma_zone_t z = uma_zcreate("nofree", 1000, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, UMA_ZONE_NOFREE);
 	KT_CHECK(z != NULL);
-	KT_EQ(zst(z).zs_flags & UMA_ZONE_NOFREE, UMA_ZONE_NOFREE);
+	KT_EQ(kt_zone_stats(z).zs_flags & UMA_ZONE_NOFREE, UMA_ZONE_NOFREE);
 	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
 	size_t m0 = kmem_map_size();
 	for (int i = 0; i < 5000; i++) {
 		items[i] = uma_zalloc(z, M_WAITOK);
 		KT_CHECK(items[i] != NULL);
 	}
-	struct uma_zone_stats held = zst(z);
+	struct uma_zone_stats held = kt_zone_stats(z);
 	KT_CHECK(held.zs_pages * ps >= 5000 * 1000);
 	for (int i = 0; i < 5000; i++)
 		uma_zfree(z, items[i]);
@@ -697,20 +639,20 @@ child_nofree(void *arg)
 	uma_zone_reclaim(z, UMA_RECLAIM_TRIM);
 
 	/* The zone's slabs stay, and so do the map pages under them. */
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_pages, held.zs_pages);
 	KT_EQ(st.zs_slabs, held.zs_slabs);
 	KT_EQ(st.zs_free, 5000 + held.zs_free);
 	KT_CHECK(kmem_map_size() >= m0 + held.zs_pages * ps);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* They serve the next allocations without new pages. */
 	for (int i = 0; i < 5000; i++)
 		items[i] = uma_zalloc(z, M_WAITOK);
-	KT_EQ(zst(z).zs_pages, held.zs_pages);
+	KT_EQ(kt_zone_stats(z).zs_pages, held.zs_pages);
 	for (int i = 0; i < 5000; i++)
 		uma_zfree(z, items[i]);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 }
 
 static void
@@ -727,11 +669,11 @@ child_nobucket(void *arg)
 	static void *slot[500];
 	uint64_t seed = 0x1234567ull, allocs = 0, frees = 0;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("nobucket", 64, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, UMA_ZONE_NOBUCKET);
 	KT_CHECK(z != NULL);
-	KT_EQ(zst(z).zs_flags & UMA_ZONE_NOBUCKET, UMA_ZONE_NOBUCKET);
+	KT_EQ(kt_zone_stats(z).zs_flags & UMA_ZONE_NOBUCKET, UMA_ZONE_NOBUCKET);
 	for (int i = 0; i < 20000; i++) {
 		int k = (int)(kt_rand(&seed) % 500);
 		if (slot[k] != NULL) {
@@ -746,12 +688,12 @@ child_nobucket(void *arg)
 			allocs++;
 		}
 		if (i % 250 == 0) {
-			struct uma_zone_stats st = zst(z);
+			struct uma_zone_stats st = kt_zone_stats(z);
 			/* No caches in front of the zone. */
 			KT_EQ(st.zs_free_cache, 0);
 			KT_EQ(st.zs_free_bucket, 0);
 			KT_EQ(st.zs_used, allocs - frees);
-			stats_consistent(z);
+			kt_zone_consistent(z);
 		}
 	}
 	for (int k = 0; k < 500; k++)
@@ -759,13 +701,13 @@ child_nobucket(void *arg)
 			uma_zfree(z, slot[k]);
 			frees++;
 		}
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_free_cache, 0);
 	KT_EQ(st.zs_free_bucket, 0);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_requests, allocs);
 	KT_EQ(st.zs_frees, frees);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -783,7 +725,7 @@ child_destroy_leaky(void *arg)
 	static void *items[200];
 	size_t ps = kmem_page_size();
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	/* Set uma up, then measure with every cache drained. */
 	uma_zone_t other = uma_zcreate("other", 32, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
@@ -929,7 +871,7 @@ child_secondary(void *arg)
 {
 	static uint32_t *items[300];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t pz = uma_zcreate("primary", SSZ, prim_ctor, prim_dtor,
 	    prim_init, prim_fini, UMA_ALIGN_PTR, 0);
 	KT_CHECK(pz != NULL);
@@ -938,8 +880,8 @@ child_secondary(void *arg)
 	KT_CHECK(sz != NULL);
 	KT_CHECK(strcmp(uma_zone_name(sz), "secondary") == 0);
 	KT_EQ(uma_zone_size(sz), SSZ);
-	KT_CHECK(zst(sz).zs_secondary);
-	KT_CHECK(!zst(pz).zs_secondary);
+	KT_CHECK(kt_zone_stats(sz).zs_secondary);
+	KT_CHECK(!kt_zone_stats(pz).zs_secondary);
 
 	for (int i = 0; i < 300; i++) {
 		items[i] = uma_zalloc_arg(sz, &s_ctor, M_WAITOK);
@@ -952,8 +894,8 @@ child_secondary(void *arg)
 	KT_CHECK(s_init >= 300);
 	KT_CHECK(p_init >= s_init);
 	KT_EQ(uma_zone_get_cur(sz), 300);
-	KT_EQ(zst(sz).zs_used, 300);
-	KT_EQ(zst(sz).zs_requests, 300);
+	KT_EQ(kt_zone_stats(sz).zs_used, 300);
+	KT_EQ(kt_zone_stats(sz).zs_requests, 300);
 
 	/* The primary hands out other items of the same slabs. */
 	uint32_t *pi = uma_zalloc(pz, M_WAITOK);
@@ -967,8 +909,8 @@ child_secondary(void *arg)
 		uma_zfree_arg(sz, items[i], &s_dtor);
 	KT_EQ(s_dtor, 299);
 	KT_EQ(p_dtor, 0);
-	KT_EQ(zst(sz).zs_used, 1);
-	KT_EQ(zst(sz).zs_frees, 299);
+	KT_EQ(kt_zone_stats(sz).zs_used, 1);
+	KT_EQ(kt_zone_stats(sz).zs_frees, 299);
 
 	/* Reclaiming the secondary hands its cached items back through zfini. */
 	uma_zone_reclaim(sz, UMA_RECLAIM_DRAIN_CPU);
@@ -978,7 +920,7 @@ child_secondary(void *arg)
 	KT_EQ(p_dtor, 1);
 	uma_zone_reclaim(pz, UMA_RECLAIM_DRAIN_CPU);
 	/* Only the slab of the item still out is left, with all its items. */
-	struct uma_zone_stats pst = zst(pz);
+	struct uma_zone_stats pst = kt_zone_stats(pz);
 	KT_EQ(pst.zs_slabs, 1);
 	KT_EQ(p_init - p_fini, pst.zs_ipers);
 
@@ -989,8 +931,8 @@ child_secondary(void *arg)
 	uma_zone_reclaim(pz, UMA_RECLAIM_DRAIN_CPU);
 	KT_EQ(s_init, s_fini);
 	KT_EQ(p_init, p_fini);
-	KT_EQ(zst(pz).zs_slabs, 0);
-	KT_EQ(zst(sz).zs_used, 0);
+	KT_EQ(kt_zone_stats(pz).zs_slabs, 0);
+	KT_EQ(kt_zone_stats(sz).zs_used, 0);
 
 	/* Both work again, then go away. */
 	items[0] = uma_zalloc_arg(sz, &s_ctor, M_NOWAIT);
@@ -1019,11 +961,11 @@ child_stats_random(void *arg)
 	static const int reqs[] = {UMA_RECLAIM_TRIM, UMA_RECLAIM_DRAIN,
 	    UMA_RECLAIM_DRAIN_CPU};
 
-	map_setup("32M");
+	kt_map_setup("32M");
 	uma_zone_t z = uma_zcreate("random", 72, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_requests, 0);
 	KT_EQ(st.zs_frees, 0);
@@ -1052,12 +994,12 @@ child_stats_random(void *arg)
 		if (i % 5000 == 0)
 			uma_zone_reclaim(z, reqs[(i / 5000) % 3]);
 		if (i % 1000 == 0) {
-			st = zst(z);
+			st = kt_zone_stats(z);
 			KT_EQ(st.zs_used, live);
 			KT_EQ(st.zs_requests, allocs);
 			KT_EQ(st.zs_frees, frees);
 			KT_EQ(st.zs_failures, 0);
-			stats_consistent(z);
+			kt_zone_consistent(z);
 		}
 	}
 	for (int k = 0; k < 3000; k++)
@@ -1065,11 +1007,11 @@ child_stats_random(void *arg)
 			uma_zfree(z, slot[k]);
 			frees++;
 		}
-	st = zst(z);
+	st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_requests, allocs);
 	KT_EQ(st.zs_frees, frees);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -1084,7 +1026,7 @@ test_stats_random(void **state)
 static void
 child_bad_names(void *arg)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	KT_CHECK(uma_zcreate(NULL, 64, NULL, NULL, NULL, NULL, UMA_ALIGN_PTR,
 	    0) == NULL);
 	KT_CHECK(uma_zcreate("", 64, NULL, NULL, NULL, NULL, UMA_ALIGN_PTR,
@@ -1142,7 +1084,7 @@ test_bad_names(void **state)
 static uma_zone_t
 misuse_zone(const char *name, uint32_t flags)
 {
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate(name, 128, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, flags);
 	KT_CHECK(z != NULL);

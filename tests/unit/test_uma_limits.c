@@ -20,57 +20,6 @@
 
 #define MB ((size_t)1 << 20)
 
-#define KT_EQ(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " == " #b);               \
-		}                                                                  \
-	} while (0)
-#define KT_LE(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ > b_) {                                                     \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " <= " #b);               \
-		}                                                                  \
-	} while (0)
-
-static void
-map_setup(const char *size)
-{
-	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
-	KT_CHECK(kmem_init() == 0);
-}
-
-static struct uma_zone_stats
-zst(uma_zone_t z)
-{
-	struct uma_zone_stats st;
-
-	memset(&st, 0xff, sizeof(st));
-	uma_zone_get_stats(z, &st);
-	return (st);
-}
-
-static void
-stats_consistent(uma_zone_t z)
-{
-	struct uma_zone_stats st = zst(z);
-
-	KT_EQ(st.zs_free, st.zs_free_cache + st.zs_free_bucket +
-	    st.zs_free_slab);
-	KT_EQ(st.zs_used + st.zs_free, st.zs_ipers * st.zs_slabs);
-	KT_EQ(st.zs_pages, st.zs_slabs * st.zs_slab_pages);
-	KT_EQ(st.zs_requests - st.zs_frees, st.zs_used);
-	KT_EQ(uma_zone_get_cur(z), st.zs_used);
-}
-
 /* Allocates with flags until NULL or max items; returns how many. */
 static int
 fill(uma_zone_t z, void **v, int max, int flags)
@@ -89,7 +38,7 @@ child_limit_nowait(void *arg)
 {
 	static void *v[2000];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("limited", 128, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -97,21 +46,21 @@ child_limit_nowait(void *arg)
 	int r = uma_zone_set_max(z, 100);
 	KT_CHECK(r >= 100 && r < 1000);
 	KT_EQ(uma_zone_get_max(z), r);
-	KT_EQ(zst(z).zs_limit, r);
+	KT_EQ(kt_zone_stats(z).zs_limit, r);
 
 	/* One thread gets exactly the limit, then NULLs, each counted. */
 	int n = fill(z, v, 2000, M_NOWAIT);
 	KT_EQ(n, r);
 	KT_EQ(uma_zone_get_cur(z), r);
-	KT_EQ(zst(z).zs_failures, 1);
+	KT_EQ(kt_zone_stats(z).zs_failures, 1);
 	for (int i = 0; i < 9; i++)
 		KT_CHECK(uma_zalloc(z, M_NOWAIT) == NULL);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_failures, 10);
 	KT_EQ(st.zs_used, r);
 	KT_EQ(st.zs_requests, r);
 	KT_EQ(st.zs_sleeps, 0);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* A free makes room for exactly one more. */
 	uma_zfree(z, v[7]);
@@ -119,7 +68,7 @@ child_limit_nowait(void *arg)
 	v[7] = uma_zalloc(z, M_NOWAIT);
 	KT_CHECK(v[7] != NULL);
 	KT_CHECK(uma_zalloc(z, M_NOWAIT) == NULL);
-	KT_EQ(zst(z).zs_failures, 11);
+	KT_EQ(kt_zone_stats(z).zs_failures, 11);
 	for (int i = 0; i < n; i++)
 		uma_zfree(z, v[i]);
 	KT_EQ(uma_zone_get_cur(z), 0);
@@ -138,7 +87,7 @@ child_limit_nowait(void *arg)
 	KT_EQ(uma_zone_get_cur(z), r + 500);
 	for (int i = 0; i < n; i++)
 		uma_zfree(z, v[i]);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* A limit smaller than a slab. */
 	uma_zone_t y = uma_zcreate("tiny_limit", 64, NULL, NULL, NULL, NULL,
@@ -149,18 +98,18 @@ child_limit_nowait(void *arg)
 	KT_EQ(uma_zone_get_max(y), r);
 	n = fill(y, v, 2000, M_NOWAIT);
 	KT_EQ(n, r);
-	KT_EQ(zst(y).zs_failures, 1);
+	KT_EQ(kt_zone_stats(y).zs_failures, 1);
 	for (int i = 0; i < n; i++)
 		uma_zfree(y, v[i]);
-	stats_consistent(y);
+	kt_zone_consistent(y);
 	/* Lifted, the limit leaves nothing behind: the caches work again. */
 	KT_EQ(uma_zone_set_max(y, 0), 0);
 	n = fill(y, v, 50, M_NOWAIT);
 	KT_EQ(n, 50);
 	for (int i = 0; i < n; i++)
 		uma_zfree(y, v[i]);
-	KT_CHECK(zst(y).zs_free_cache > 0);
-	stats_consistent(y);
+	KT_CHECK(kt_zone_stats(y).zs_free_cache > 0);
+	kt_zone_consistent(y);
 	uma_zdestroy(y);
 	uma_zdestroy(z);
 }
@@ -178,7 +127,7 @@ child_limit_warning(void *arg)
 {
 	static void *v[200];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("warnz", 256, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -188,7 +137,7 @@ child_limit_warning(void *arg)
 	KT_EQ(n, r);
 	for (int i = 0; i < 199; i++)
 		KT_CHECK(uma_zalloc(z, M_NOWAIT) == NULL);
-	KT_EQ(zst(z).zs_failures, 200);
+	KT_EQ(kt_zone_stats(z).zs_failures, 200);
 	for (int i = 0; i < n; i++)
 		uma_zfree(z, v[i]);
 	uma_zdestroy(z);
@@ -250,7 +199,7 @@ child_maxaction(void *arg)
 {
 	static void *v[100];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("maxact", 512, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -287,7 +236,7 @@ child_reserve(void *arg)
 	static void *v[300];
 	static const uint32_t flags[] = {0, UMA_ZONE_NOBUCKET};
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	for (int f = 0; f < 2; f++) {
 		uma_zone_t z = uma_zcreate("reserved", 256, NULL, NULL, NULL,
 		    NULL, UMA_ALIGN_PTR, flags[f]);
@@ -315,7 +264,7 @@ child_reserve(void *arg)
 			for (int i = 0; i < n; i++)
 				uma_zfree(z, v[i]);
 			KT_EQ(uma_zone_get_cur(z), 0);
-			stats_consistent(z);
+			kt_zone_consistent(z);
 		}
 		uma_zdestroy(z);
 	}
@@ -343,12 +292,12 @@ child_prealloc(void *arg)
 {
 	static void *v[1000];
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("prealloc", 512, NULL, NULL, pre_init,
 	    NULL, UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
 	uma_prealloc(z, 1000);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_CHECK(st.zs_free >= 1000);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_requests, 0);
@@ -356,21 +305,21 @@ child_prealloc(void *arg)
 	/* The slabs were made, so their items' init ran. */
 	KT_EQ(pre_inits, st.zs_slabs * st.zs_ipers);
 	KT_CHECK(kmem_map_size() >= st.zs_pages * kmem_page_size());
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* The next 1000 allocations take no page. */
 	for (int i = 0; i < 1000; i++) {
 		v[i] = uma_zalloc(z, (i & 1) ? M_NOWAIT : M_WAITOK);
 		KT_CHECK(v[i] != NULL);
 		if (i % 100 == 0)
-			KT_EQ(zst(z).zs_pages, st.zs_pages);
+			KT_EQ(kt_zone_stats(z).zs_pages, st.zs_pages);
 	}
-	KT_EQ(zst(z).zs_pages, st.zs_pages);
-	KT_EQ(zst(z).zs_slabs, st.zs_slabs);
+	KT_EQ(kt_zone_stats(z).zs_pages, st.zs_pages);
+	KT_EQ(kt_zone_stats(z).zs_slabs, st.zs_slabs);
 	KT_EQ(pre_inits, st.zs_slabs * st.zs_ipers);
 	for (int i = 0; i < 1000; i++)
 		uma_zfree(z, v[i]);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -409,7 +358,7 @@ child_reclaim_pages(void *arg)
 	size_t ps = kmem_page_size();
 	uint64_t seed = 42;
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	uma_zone_t z = uma_zcreate("reclaim", 256, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -428,7 +377,7 @@ child_reclaim_pages(void *arg)
 	for (int i = 0; i < NREC; i++)
 		uma_zfree(z, v[i]);
 	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_slabs, 0);
 	KT_EQ(st.zs_pages, 0);
 	KT_EQ(st.zs_free, 0);
@@ -453,10 +402,10 @@ child_reclaim_pages(void *arg)
 	for (int i = 0; i < NREC; i++)
 		uma_zfree(z, v[i]);
 	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
-	KT_EQ(zst(z).zs_pages, 0);
+	KT_EQ(kt_zone_stats(z).zs_pages, 0);
 	KT_LE(slab_bytes(), s0 + 4 * ps);
 	KT_LE(kmem_map_size(), m0 + 4 * ps); /* the tags were there already */
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
 	KT_LE(slab_bytes(), s0);
@@ -477,7 +426,7 @@ child_reclaim_drain(void *arg)
 {
 	static void *v[10000];
 
-	map_setup("32M");
+	kt_map_setup("32M");
 	uma_zone_t z = uma_zcreate("drain", 128, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -485,37 +434,37 @@ child_reclaim_drain(void *arg)
 		KT_CHECK((v[i] = uma_zalloc(z, M_WAITOK)) != NULL);
 	for (int i = 0; i < 10000; i++)
 		uma_zfree(z, v[i]);
-	struct uma_zone_stats a = zst(z);
+	struct uma_zone_stats a = kt_zone_stats(z);
 	KT_CHECK(a.zs_free_bucket > 0); /* full buckets went to the zone */
 	KT_CHECK(a.zs_free_cache > 0);  /* and some stayed with the thread */
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN);
-	struct uma_zone_stats b = zst(z);
+	struct uma_zone_stats b = kt_zone_stats(z);
 	KT_EQ(b.zs_free_bucket, 0);
 	KT_EQ(b.zs_free_cache, a.zs_free_cache);
 	KT_EQ(b.zs_used, 0);
 	KT_CHECK(b.zs_pages < a.zs_pages);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
-	b = zst(z);
+	b = kt_zone_stats(z);
 	KT_EQ(b.zs_free_bucket, 0);
 	KT_EQ(b.zs_free_cache, 0);
 	KT_EQ(b.zs_pages, 0);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* uma_reclaim(UMA_RECLAIM_DRAIN) reaches this zone too. */
 	for (int i = 0; i < 10000; i++)
 		KT_CHECK((v[i] = uma_zalloc(z, M_WAITOK)) != NULL);
 	for (int i = 0; i < 10000; i++)
 		uma_zfree(z, v[i]);
-	a = zst(z);
+	a = kt_zone_stats(z);
 	uma_reclaim(UMA_RECLAIM_DRAIN);
-	b = zst(z);
+	b = kt_zone_stats(z);
 	KT_EQ(b.zs_free_bucket, 0);
 	KT_EQ(b.zs_free_cache, a.zs_free_cache);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -535,7 +484,7 @@ child_trim(void *arg)
 {
 	static uint64_t *v[10000];
 
-	map_setup("32M");
+	kt_map_setup("32M");
 	uma_zone_t z = uma_zcreate("trim", 128, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -548,16 +497,16 @@ child_trim(void *arg)
 	for (int i = 0; i < 10000; i++)
 		if (i % 10 != 0)
 			uma_zfree(z, v[i]);
-	struct uma_zone_stats a = zst(z);
+	struct uma_zone_stats a = kt_zone_stats(z);
 	uma_zone_reclaim(z, UMA_RECLAIM_TRIM);
-	struct uma_zone_stats b = zst(z);
+	struct uma_zone_stats b = kt_zone_stats(z);
 	KT_EQ(b.zs_used, 1000);
 	KT_LE(b.zs_free_bucket, a.zs_free_bucket);
 	KT_LE(b.zs_pages, a.zs_pages);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_reclaim(UMA_RECLAIM_TRIM);
-	stats_consistent(z);
-	KT_LE(zst(z).zs_free_bucket, b.zs_free_bucket);
+	kt_zone_consistent(z);
+	KT_LE(kt_zone_stats(z).zs_free_bucket, b.zs_free_bucket);
 	/* A steady working set, trimmed between rounds. */
 	for (int round = 0; round < 20; round++) {
 		for (int i = 1; i < 500; i++)
@@ -565,15 +514,15 @@ child_trim(void *arg)
 		for (int i = 1; i < 500; i++)
 			uma_zfree(z, v[i * 10 + 1]);
 		uma_zone_reclaim(z, UMA_RECLAIM_TRIM);
-		stats_consistent(z);
+		kt_zone_consistent(z);
 	}
 	for (int i = 0; i < 10000; i += 10) {
 		KT_EQ(v[i][0], (uintptr_t)v[i]);
 		KT_EQ(v[i][15], ~(uintptr_t)v[i]);
 		uma_zfree(z, v[i]);
 	}
-	KT_EQ(zst(z).zs_used, 0);
-	stats_consistent(z);
+	KT_EQ(kt_zone_stats(z).zs_used, 0);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -602,7 +551,7 @@ child_lowmem(void *arg)
 	size_t size = *(const size_t *)arg;
 	int n = 0;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("lowmem", size, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -613,7 +562,7 @@ child_lowmem(void *arg)
 	for (int i = 0; i < n; i++)
 		uma_zfree(z, v[i]);
 	/* The zone still holds the pages, as cached free items. */
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, 0);
 	KT_LE(n, st.zs_free);
 	uint64_t runs = atomic_load(&kmem_map_store.km_lowmem_runs);
@@ -622,10 +571,10 @@ child_lowmem(void *arg)
 	void *big = kmem_malloc(LMBIG, M_NOWAIT);
 	KT_CHECK(big != NULL);
 	KT_CHECK(atomic_load(&kmem_map_store.km_lowmem_runs) > runs);
-	struct uma_zone_stats after = zst(z);
+	struct uma_zone_stats after = kt_zone_stats(z);
 	KT_LE(after.zs_pages, st.zs_pages / 4);
 	KT_EQ(after.zs_free_bucket, 0);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	memset(big, 0x3c, LMBIG);
 
 	/* The zone works on with what is left. */
@@ -634,7 +583,7 @@ child_lowmem(void *arg)
 	for (int i = 0; i < 20; i++)
 		uma_zfree(z, v[i]);
 	kmem_free(big, LMBIG);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 

@@ -25,58 +25,6 @@
 #define MB ((size_t)1 << 20)
 #define NTHREADS 4
 
-#define KT_EQ(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " == " #b);               \
-		}                                                                  \
-	} while (0)
-#define KT_LE(a, b)                                                        \
-	do {                                                                   \
-		unsigned long long a_ = (unsigned long long)(a);                   \
-		unsigned long long b_ = (unsigned long long)(b);                   \
-		if (a_ > b_) {                                                     \
-			fprintf(stderr, "%s:%d: %s = %llu, %s = %llu\n", __FILE__,     \
-			    __LINE__, #a, a_, #b, b_);                                 \
-			kt_child_fail(__FILE__, __LINE__, #a " <= " #b);               \
-		}                                                                  \
-	} while (0)
-
-static void
-map_setup(const char *size)
-{
-	KT_CHECK(kmem_setopt("kmem_size", size) == 0);
-	KT_CHECK(kmem_init() == 0);
-}
-
-static struct uma_zone_stats
-zst(uma_zone_t z)
-{
-	struct uma_zone_stats st;
-
-	memset(&st, 0xff, sizeof(st));
-	uma_zone_get_stats(z, &st);
-	return (st);
-}
-
-/* The identities of a primary zone no thread is using. */
-static void
-stats_consistent(uma_zone_t z)
-{
-	struct uma_zone_stats st = zst(z);
-
-	KT_EQ(st.zs_free, st.zs_free_cache + st.zs_free_bucket +
-	    st.zs_free_slab);
-	KT_EQ(st.zs_used + st.zs_free, st.zs_ipers * st.zs_slabs);
-	KT_EQ(st.zs_pages, st.zs_slabs * st.zs_slab_pages);
-	KT_EQ(st.zs_requests - st.zs_frees, st.zs_used);
-	KT_EQ(uma_zone_get_cur(z), st.zs_used);
-}
-
 static void
 start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
@@ -112,11 +60,11 @@ static void
 wait_sleeps(uma_zone_t z, uint64_t n)
 {
 	for (int i = 0; i < 20000; i++) {
-		if (zst(z).zs_sleeps >= n)
+		if (kt_zone_stats(z).zs_sleeps >= n)
 			return;
 		kp_sleep_ns(1000000);
 	}
-	KT_CHECK(zst(z).zs_sleeps >= n);
+	KT_CHECK(kt_zone_stats(z).zs_sleeps >= n);
 }
 
 /*
@@ -129,7 +77,7 @@ join_waiter(pthread_t t, struct waiter *w)
 	for (int i = 0; i < 10000 && !atomic_load(&w->w_done); i++)
 		kp_sleep_ns(1000000);
 	if (!atomic_load(&w->w_done)) {
-		struct uma_zone_stats st = zst(w->w_zone);
+		struct uma_zone_stats st = kt_zone_stats(w->w_zone);
 		fprintf(stderr, "a waiter still sleeps: used %llu, limit %llu, "
 		    "free in the bucket cache %llu, in thread caches %llu\n",
 		    (unsigned long long)st.zs_used,
@@ -170,7 +118,7 @@ child_waitok(void *arg)
 	pthread_t t[3];
 	int max = *(const int *)arg;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("waitz", 256, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -178,7 +126,7 @@ child_waitok(void *arg)
 	KT_CHECK(r >= max && r <= 400);
 	for (int i = 0; i < r; i++)
 		KT_CHECK((v[i] = uma_zalloc(z, M_NOWAIT)) != NULL);
-	KT_EQ(zst(z).zs_sleeps, 0);
+	KT_EQ(kt_zone_stats(z).zs_sleeps, 0);
 
 	/* One waiter: it sleeps, and nothing but a free wakes it for good. */
 	memset(w, 0, sizeof(w));
@@ -195,7 +143,7 @@ child_waitok(void *arg)
 	KT_EQ(uma_zone_get_cur(z), r);
 
 	/* Three waiters, then three frees in a row: each waiter gets one. */
-	uint64_t sleeps = zst(z).zs_sleeps;
+	uint64_t sleeps = kt_zone_stats(z).zs_sleeps;
 	for (int i = 0; i < 3; i++) {
 		w[i].w_zone = z;
 		w[i].w_item = NULL;
@@ -214,14 +162,14 @@ child_waitok(void *arg)
 		v[i + 1] = w[i].w_item;
 	}
 	KT_EQ(uma_zone_get_cur(z), r);
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, r);
 	KT_CHECK(st.zs_sleeps >= 4);
 	KT_EQ(st.zs_failures, 0); /* M_WAITOK never failed */
 	for (int i = 0; i < r; i++)
 		uma_zfree(z, v[i]);
 	KT_EQ(uma_zone_get_cur(z), 0);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -288,7 +236,7 @@ child_limit_threads(void *arg)
 	atomic_int live = 0;
 	uint64_t allocs = 0, nulls = 0, frees = 0;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("limit_mt", 96, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -304,13 +252,13 @@ child_limit_threads(void *arg)
 		nulls += l[i].l_nulls;
 		frees += l[i].l_frees;
 	}
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_requests, allocs);
 	KT_EQ(st.zs_frees, frees);
 	KT_EQ(st.zs_failures, nulls);
 	KT_EQ(st.zs_free_cache, 0); /* the threads exited */
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -377,7 +325,7 @@ child_cross_free(void *arg)
 	pthread_t t[2];
 	struct xarg a, f[2];
 
-	map_setup("32M");
+	kt_map_setup("32M");
 	uma_zone_t z = uma_zcreate("crossfree", XSZ, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -386,8 +334,8 @@ child_cross_free(void *arg)
 		a = (struct xarg){z, 0, XN};
 		start(&t[0], xalloc_main, &a);
 		join(t[0]);
-		KT_EQ(zst(z).zs_used, XN);
-		KT_EQ(zst(z).zs_free_cache, 0);
+		KT_EQ(kt_zone_stats(z).zs_used, XN);
+		KT_EQ(kt_zone_stats(z).zs_free_cache, 0);
 		/* ...two others free it, in halves, at the same time. */
 		f[0] = (struct xarg){z, 0, XN / 2};
 		f[1] = (struct xarg){z, XN / 2, XN};
@@ -395,12 +343,12 @@ child_cross_free(void *arg)
 		start(&t[1], xfree_main, &f[1]);
 		join(t[0]);
 		join(t[1]);
-		struct uma_zone_stats st = zst(z);
+		struct uma_zone_stats st = kt_zone_stats(z);
 		KT_EQ(st.zs_used, 0);
 		KT_EQ(st.zs_requests, (uint64_t)XN * (round + 1));
 		KT_EQ(st.zs_frees, (uint64_t)XN * (round + 1));
 		KT_EQ(st.zs_free_cache, 0);
-		stats_consistent(z);
+		kt_zone_consistent(z);
 	}
 	/* Allocated here, freed there, while this thread goes on. */
 	for (int i = 0; i < XN; i++) {
@@ -413,8 +361,8 @@ child_cross_free(void *arg)
 	for (int i = 0; i < 1000; i++)
 		uma_zfree(z, uma_zalloc(z, M_WAITOK));
 	join(t[0]);
-	KT_EQ(zst(z).zs_used, 0);
-	stats_consistent(z);
+	KT_EQ(kt_zone_stats(z).zs_used, 0);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -445,7 +393,7 @@ flusher_main(void *arg)
 		uma_zfree(fl->fl_zone, v[i]);
 	pthread_barrier_wait(fl->fl_bar);
 	/* Every thread has freed and none has exited: read the stats. */
-	fl->fl_st = zst(fl->fl_zone);
+	fl->fl_st = kt_zone_stats(fl->fl_zone);
 	pthread_barrier_wait(fl->fl_bar);
 	return (NULL);
 }
@@ -457,7 +405,7 @@ child_exit_flush(void *arg)
 	pthread_t t[NTHREADS];
 	pthread_barrier_t bar;
 
-	map_setup("16M");
+	kt_map_setup("16M");
 	uma_zone_t z = uma_zcreate("exitflush", 160, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -476,16 +424,16 @@ child_exit_flush(void *arg)
 	KT_CHECK(before.zs_free_cache > 0);
 	KT_EQ(before.zs_used, 0);
 	/* After they exited, the zone holds them all, none lost. */
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_free_cache, 0);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_free_bucket + st.zs_free_slab, before.zs_free);
 	KT_EQ(st.zs_requests, 10 + 100 + 190 + 280);
 	KT_EQ(st.zs_frees, 10 + 100 + 190 + 280);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	/* And they can be drained to the map. */
 	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
-	KT_EQ(zst(z).zs_pages, 0);
+	KT_EQ(kt_zone_stats(z).zs_pages, 0);
 	uma_zdestroy(z);
 }
 
@@ -545,7 +493,7 @@ child_stats_mt(void *arg)
 	pthread_t t[NTHREADS];
 	uint64_t allocs = 0, frees = 0;
 
-	map_setup("32M");
+	kt_map_setup("32M");
 	uma_zone_t z = uma_zcreate("random_mt", 56, NULL, NULL, NULL, NULL,
 	    UMA_ALIGN_PTR, 0);
 	KT_CHECK(z != NULL);
@@ -559,12 +507,12 @@ child_stats_mt(void *arg)
 		allocs += m[i].m_allocs;
 		frees += m[i].m_frees;
 	}
-	struct uma_zone_stats st = zst(z);
+	struct uma_zone_stats st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, allocs - frees);
 	KT_EQ(st.zs_requests, allocs);
 	KT_EQ(st.zs_frees, frees);
 	KT_EQ(st.zs_free_cache, 0);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 
 	/* The items the threads left are freed here. */
 	for (int i = 0; i < NTHREADS; i++)
@@ -573,11 +521,11 @@ child_stats_mt(void *arg)
 				uma_zfree(z, m[i].m_slot[k]);
 				frees++;
 			}
-	st = zst(z);
+	st = kt_zone_stats(z);
 	KT_EQ(st.zs_used, 0);
 	KT_EQ(st.zs_frees, frees);
 	KT_EQ(st.zs_requests, allocs);
-	stats_consistent(z);
+	kt_zone_consistent(z);
 	uma_zdestroy(z);
 }
 
@@ -740,7 +688,7 @@ child_stress(void *arg)
 	uint64_t allocs[2] = {0, 0}, frees[2] = {0, 0};
 	size_t ps = kmem_page_size();
 
-	map_setup("64M");
+	kt_map_setup("64M");
 	szones[0] = uma_zcreate("stress40", ssizes[0], sctor, sdtor, NULL,
 	    NULL, UMA_ALIGN_PTR, 0);
 	szones[1] = uma_zcreate("stress700", ssizes[1], NULL, NULL, NULL,
@@ -749,7 +697,7 @@ child_stress(void *arg)
 	uma_zfree(szones[1], uma_zalloc(szones[1], M_WAITOK));
 	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
 	size_t slabs0 = atomic_load(&kmem_map_store.km_class_bytes[KMC_SLAB]);
-	struct uma_zone_stats st0[2] = {zst(szones[0]), zst(szones[1])};
+	struct uma_zone_stats st0[2] = {kt_zone_stats(szones[0]), kt_zone_stats(szones[1])};
 
 	for (int i = 0; i < NTHREADS; i++) {
 		s[i] = (struct stresser){.s_id = (uint32_t)i + 1,
@@ -772,7 +720,7 @@ child_stress(void *arg)
 	}
 	for (int z = 0; z < 2; z++) {
 		frees[z] += me.s_frees[z];
-		struct uma_zone_stats st = zst(szones[z]);
+		struct uma_zone_stats st = kt_zone_stats(szones[z]);
 		/* Every counter back where it started. */
 		KT_EQ(st.zs_used, st0[z].zs_used);
 		KT_EQ(uma_zone_get_cur(szones[z]), 0);
@@ -780,13 +728,13 @@ child_stress(void *arg)
 		KT_EQ(st.zs_requests - st0[z].zs_requests, allocs[z]);
 		KT_EQ(st.zs_frees - st0[z].zs_frees, frees[z]);
 		KT_EQ(st.zs_failures, 0);
-		stats_consistent(szones[z]);
+		kt_zone_consistent(szones[z]);
 	}
 	KT_EQ(atomic_load(&s_ctors), allocs[0]);
 	KT_EQ(atomic_load(&s_dtors), frees[0]);
 	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
 	for (int z = 0; z < 2; z++)
-		KT_EQ(zst(szones[z]).zs_pages, 0);
+		KT_EQ(kt_zone_stats(szones[z]).zs_pages, 0);
 	KT_LE(atomic_load(&kmem_map_store.km_class_bytes[KMC_SLAB]),
 	    slabs0 + 4 * ps);
 	uma_zdestroy(szones[0]);

@@ -667,17 +667,21 @@ test_qcache(void **state)
 	vmem_addr_t a, b;
 
 	assert_non_null(vm);
-	/* Small sizes go through the cache seam, which never gives 0. */
+	/* Above qcache_max: straight to the arena, 0 included. */
+	a = alloc_ok(vm, 4 * Q, M_NOWAIT);
+	assert_int_equal(a, 0);
+	vmem_free(vm, a, 4 * Q);
+	/*
+	 * Small sizes go through the quantum caches (uma zones when the zone
+	 * layer is linked in), which never give 0; what they cache counts as
+	 * allocated until the arena drains them.
+	 */
 	a = alloc_ok(vm, Q, M_NOWAIT);
 	assert_int_not_equal(a, 0);
 	b = alloc_ok(vm, 3 * Q, M_NOWAIT);
 	assert_int_not_equal(b, 0);
 	vmem_free(vm, a, Q);
 	vmem_free(vm, b, 3 * Q);
-	/* Above qcache_max: straight to the arena, 0 included. */
-	a = alloc_ok(vm, 4 * Q, M_NOWAIT);
-	assert_int_equal(a, 0);
-	vmem_free(vm, a, 4 * Q);
 	vmem_check(vm);
 	vmem_destroy(vm);
 
@@ -767,6 +771,8 @@ test_hash_and_tags(void **state)
 	size_t meta0 = vmem_meta_bytes();
 
 	vmem_bt_stats(&bs0);
+	/* Tags other arenas (the map's, once it is up) hold meanwhile. */
+	uint64_t others = bs0.vbs_tags - bs0.vbs_free;
 	for (int i = 0; i < N; i++)
 		a[i] = alloc_ok(vm, Q, M_NOWAIT);
 	vmem_get_stats(vm, &st);
@@ -791,7 +797,8 @@ test_hash_and_tags(void **state)
 	vmem_bt_stats(&bs0);
 	assert_true(bs0.vbs_pages < bs1.vbs_pages);
 	assert_true(bs0.vbs_shrinks > 0);
-	assert_int_equal(bs0.vbs_free, bs0.vbs_tags); /* all tags home */
+	/* All this arena's tags are home: no more are out than before. */
+	assert_true(bs0.vbs_tags - bs0.vbs_free <= others + VMEM_BT_MAXFREE);
 }
 
 /*
