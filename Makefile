@@ -9,6 +9,7 @@
 #   make install PREFIX=DIR
 #   make format     clang-format the sources
 
+SHELL := /bin/bash
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
@@ -33,27 +34,33 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 
+# Each run keeps its ctest output in ctest.log, so that `make check` can
+# close with one line that counts every test of every run.
 test: build
-	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
+	set -o pipefail; cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS) | tee ctest.log
 
 test-asan:
 	CC=clang $(CMAKE) -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug \
 		-DKMEM_SANITIZE=address -DKMEM_BENCH=OFF >/dev/null
 	$(CMAKE) --build $(BUILD_ASAN) -j $(JOBS)
-	cd $(BUILD_ASAN) && $(CTEST) --output-on-failure -j $(JOBS)
+	set -o pipefail; cd $(BUILD_ASAN) && $(CTEST) --output-on-failure -j $(JOBS) | tee ctest.log
 
 test-tsan:
 	CC=clang $(CMAKE) -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug \
 		-DKMEM_SANITIZE=thread -DKMEM_BENCH=OFF -DKMEM_EXAMPLES=OFF >/dev/null
 	$(CMAKE) --build $(BUILD_TSAN) -j $(JOBS)
-	cd $(BUILD_TSAN) && $(CTEST) --output-on-failure -L threads
+	set -o pipefail; cd $(BUILD_TSAN) && $(CTEST) --output-on-failure -L threads | tee ctest.log
 
 check: setup
 	$(MAKE) test
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
 	$(MAKE) bench-quick
-	@echo "make check: all test runs passed"
+	@n=$$(cat $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log $(BUILD_TSAN)/ctest.log | \
+		sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' | \
+		awk '{ s += $$1 } END { print s + 0 }'); \
+		echo "make check: every run passed (plain, ASan+UBSan, TSan, benchmark smoke run)"; \
+		echo "check: $$n passed, 0 failed"
 
 demo: setup build
 	./$(BUILD)/examples/map_demo
