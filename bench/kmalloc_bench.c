@@ -48,35 +48,20 @@
 #include <kmem/malloc.h>
 #include <kmem/memstat.h>
 
+#define BENCH_NAME "kmalloc_bench"
+#include "benchlib.h"
+
 #define RING_LIVE 1000 /* live blocks in the timed ring */
 #define MIX_N 4096     /* sizes in the "mix" table, a power of two */
 #define MIX_MAX 1024   /* mix: sizes 1..MIX_MAX */
 #define WASTE_MAX 4096 /* waste: sizes 1..WASTE_MAX */
 #define SEED 20240601u
 
-#define bench_unlikely(x) __builtin_expect(!!(x), 0)
-
 MALLOC_DEFINE(M_BENCH, "bench", "kmalloc benchmark blocks");
 
 static bool use_kmem; /* --kmem: kmalloc/kfree, else malloc/free */
 /* Sizes of the ring's blocks: block k is size_table[k & mask]. */
 static uint32_t size_table[MIX_N];
-
-static void __attribute__((noreturn))
-die(const char *what)
-{
-	fprintf(stderr, "kmalloc_bench: %s\n", what);
-	exit(1);
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
-}
 
 /* splitmix64: the same sequence on every run and every allocator. */
 static uint64_t
@@ -209,28 +194,6 @@ bench_st(uint32_t mask, uint64_t ops)
 }
 
 /* ---- waste ---------------------------------------------------------------- */
-
-/* Resident bytes, from /proc/self/statm, read without allocating. */
-static uint64_t
-rss_bytes(void)
-{
-	unsigned long long size, resident;
-	char buf[128];
-	ssize_t n;
-	int fd;
-
-	fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
-		die("cannot open /proc/self/statm");
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		die("cannot read /proc/self/statm");
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-		die("cannot parse /proc/self/statm");
-	return ((uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE));
-}
 
 /*
  * kmem's accounting: *type_bytes = bytes of M_BENCH (class sizes),

@@ -50,43 +50,8 @@ ring=1000
 
 # ---- the allocators -----------------------------------------------------------
 
-arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-findlib() {
-	for d in "/usr/lib/$arch" /usr/lib /usr/local/lib; do
-		if [ -e "$d/$1" ]; then
-			echo "$d/$1"
-			return
-		fi
-	done
-}
-peer_lib() {
-	case $1 in
-	jemalloc) findlib libjemalloc.so.2 ;;
-	mimalloc) findlib libmimalloc.so.2 ;;
-	tcmalloc) findlib libtcmalloc_minimal.so.4 ;;
-	esac
-}
-peers="glibc"
-missing=""
-for p in jemalloc mimalloc tcmalloc; do
-	if [ -n "$(peer_lib "$p")" ]; then
-		peers="$peers $p"
-	else
-		missing="$missing $p"
-	fi
-done
-allocs="$peers kmem"
-
-# The environment and option that make the program allocator $1.
-preload() {
-	case $1 in
-	glibc | kmem) echo "" ;;
-	*) echo "LD_PRELOAD=$(peer_lib "$1")" ;;
-	esac
-}
-kflag() {
-	[ "$1" = kmem ] && echo "--kmem" || echo ""
-}
+# shellcheck source=bench/peers.sh
+. "$(dirname "$0")/peers.sh"
 # run ALLOC PIN ARGS...: runs the program as ALLOC, under PIN ("" or a
 # taskset command).
 run() {

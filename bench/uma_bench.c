@@ -53,30 +53,15 @@
 
 #include <kmem/uma.h>
 
+#define BENCH_NAME "uma_bench"
+#include "benchlib.h"
+
 #define ITEM_SIZE 64
 #define RING_LIVE 1000 /* live items per ring */
 #define PC_BATCH 1000  /* items per producer/consumer batch */
 #define PC_NBATCH 8    /* batches in flight, a power of two */
 
-#define bench_unlikely(x) __builtin_expect(!!(x), 0)
-
 static uma_zone_t zone; /* the zone with --kmem, else NULL: use malloc */
-
-static void __attribute__((noreturn))
-die(const char *what)
-{
-	fprintf(stderr, "uma_bench: %s\n", what);
-	exit(1);
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
-}
 
 /* ---- the two allocators, behind one pair of inline calls ---------------- */
 
@@ -347,28 +332,6 @@ bench_pc(uint64_t ops)
 }
 
 /* ---- resident memory ---------------------------------------------------- */
-
-/* Resident bytes, from /proc/self/statm, read without allocating. */
-static uint64_t
-rss_bytes(void)
-{
-	unsigned long long size, resident;
-	char buf[128];
-	ssize_t n;
-	int fd;
-
-	fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
-		die("cannot open /proc/self/statm");
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		die("cannot read /proc/self/statm");
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-		die("cannot parse /proc/self/statm");
-	return ((uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE));
-}
 
 static void
 bench_rss(size_t n)
