@@ -105,6 +105,15 @@ enum kmem_class {
 	KMC_NCLASSES
 };
 
+/*
+ * A page-table class of its own for the slabs of the kmalloc zones, so that
+ * kfree() tells its blocks from other zones' items with the one test it
+ * makes anyway.  Their bytes are counted as KMC_SLAB.
+ */
+#define KPT_MSLAB 6
+/* True for both kinds of slab page (KMC_SLAB = 4, KPT_MSLAB = 6). */
+#define KPT_IS_SLAB(e) (((e) & (KPT_CLASS_MASK & ~(uintptr_t)2)) == KMC_SLAB)
+
 #define KPT_CLASS_MASK ((uintptr_t)0xf)
 #define KPT_TAIL ((uintptr_t)0x10)
 #define KPT_SHIFT 5

@@ -806,6 +806,8 @@ kmem_pt_describe(uintptr_t e)
 		return ("a large kmalloc allocation");
 	case KMC_SLAB:
 		return ("a uma slab");
+	case KPT_MSLAB:
+		return ("a kmalloc block");
 	default:
 		return ("a page of unknown owner");
 	}

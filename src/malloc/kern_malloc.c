@@ -362,7 +362,8 @@ km_describe(const void *addr, char *buf, size_t len)
 		snprintf(buf, len, "not an address kmem gave");
 		return (buf);
 	}
-	switch (KPT_CLASS(e)) {
+	switch ((int)KPT_CLASS(e)) {
+	case KPT_MSLAB:
 	case KMC_SLAB: {
 		struct uma_slab *slab = KPT_PTR(e);
 		snprintf(buf, len, "an item of zone %s",
@@ -407,7 +408,7 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 #define tname (type != NULL && type->ks_shortdesc != NULL ? \
 	    type->ks_shortdesc : "?")
 
-	if (KP_LIKELY(KPT_CLASS(e) == KMC_SLAB)) {
+	if (KP_LIKELY(KPT_IS_SLAB(e))) {
 		struct uma_slab *slab = KPT_PTR(e);
 		struct uma_keg *keg = slab->us_keg;
 		struct uma_zone *zone = keg->uk_primary;
@@ -524,7 +525,8 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	/* An item of a kmalloc zone: its page-table word is its slab. */
 	struct uma_slab *slab = KPT_PTR(kmem_pt_get_inmap(item));
 	struct uma_keg *keg = slab->us_keg;
-	((uint16_t *)uma_slab_meta(keg, slab))[uma_slab_index(keg, slab, item)] =
+	uintptr_t off = (uintptr_t)item - (uintptr_t)slab->us_data;
+	((uint16_t *)uma_slab_meta(keg, slab))[(off * keg->uk_magic) >> 40] =
 	    (uint16_t)idx;
 	if (MT_COUNTING)
 		UMA_STAT_INC(tb->mb_stats[idx].ms_allocs[cls]);
@@ -592,21 +594,23 @@ kfree(void *addr, struct malloc_type *type)
 	 * to a cache with room.  Anything else -- NULL, large blocks, and
 	 * every fault -- is kfree_slow()'s.
 	 */
-	if (KP_UNLIKELY(KPT_CLASS(e) != KMC_SLAB || idx - 1 >= tb->mb_cap - 1))
+	if (KP_UNLIKELY(KPT_CLASS(e) != KPT_MSLAB || idx - 1 >= tb->mb_cap - 1))
 		return (kfree_slow(addr, type));
+	/*
+	 * A kmalloc slab has no waste (uma lays them out so), so any address
+	 * in it falls in an item: the start of it, or an interior pointer.
+	 */
 	struct uma_slab *slab = KPT_PTR(e);
 	struct uma_keg *keg = slab->us_keg;
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-	uint32_t i = uma_slab_index(keg, slab, addr);
+	uintptr_t i = (off * keg->uk_magic) >> 40;
 	uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
-	if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC) ||
-	    i >= keg->uk_ipers || off != (uintptr_t)i * keg->uk_rsize ||
-	    *tag != idx))
+	if (KP_UNLIKELY(off != i * keg->uk_rsize || *tag != idx))
 		return (kfree_slow(addr, type));
 	*tag = 0;
 	if (MT_COUNTING)
 		UMA_STAT_INC(tb->mb_stats[idx].ms_frees[keg->uk_class]);
-	uma_zfree_fast(keg->uk_primary, addr, NULL);
+	uma_zfree_fast_nonnull(keg->uk_primary, addr);
 }
 
 void

@@ -112,7 +112,8 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	if (keg->uk_itemmeta != 0)
 		memset(uma_slab_meta(keg, slab), 0,
 		    (size_t)keg->uk_ipers * keg->uk_itemmeta);
-	kmem_pt_set_ptr(mem, keg->uk_ppera, KMC_SLAB, slab);
+	kmem_pt_set_ptr(mem, keg->uk_ppera, (enum kmem_class)keg->uk_ptclass,
+	    slab);
 
 	if (keg->uk_init != NULL) {
 		for (uint32_t i = 0; i < keg->uk_ipers; i++) {
@@ -312,6 +313,19 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 		/* Large items: one per slab, the slab as small as it can be. */
 		best_ppera = (uint32_t)((rsize + (inline_hdr ? 256 : 0) + ps - 1) / ps);
 		best_ipers = 1;
+	} else if (keg->uk_flags & UMA_ZONE_MALLOC) {
+		/*
+		 * kmalloc zones: the smallest slab with no waste at all, so
+		 * that every address of a slab falls in an item (kfree needs
+		 * no bound check).
+		 */
+		uint32_t ppera = 1;
+		while ((ppera * ps) % rsize != 0 && ppera < UMA_SLAB_MAXPAGES)
+			ppera++;
+		best_ppera = ppera;
+		best_ipers = (uint32_t)(ppera * ps / rsize);
+		if ((ppera * ps) % rsize != 0 || best_ipers > UMA_SLAB_MAXITEMS)
+			kp_fatal("uma: no waste-free slab for kmalloc size %u", rsize);
 	} else {
 		for (uint32_t ppera = 1; ppera <= UMA_SLAB_MAXPAGES; ppera++) {
 			size_t bytes = ppera * ps;
@@ -344,6 +358,7 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8 + (size_t)best_ipers * keg->uk_itemmeta);
 	keg->uk_rshift = (rsize & (rsize - 1)) == 0 ? __builtin_ctz(rsize) : -1;
+	keg->uk_magic = ((UINT64_C(1) << 40) / rsize) + 1;
 	keg->uk_metaoff = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8);
 	if (inline_hdr) {
@@ -1108,6 +1123,7 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	keg->uk_fini = fini;
 	keg->uk_primary = zone;
 	keg->uk_itemmeta = itemmeta;
+	keg->uk_ptclass = (flags & UMA_ZONE_MALLOC) ? KPT_MSLAB : KMC_SLAB;
 	/* kmem's own zones keep their slabs with the rest of the metadata. */
 	keg->uk_arena = inline_hdr ? kmem_meta_arena() : kmem_map_arena();
 	keg_layout(keg, inline_hdr);

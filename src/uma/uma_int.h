@@ -254,6 +254,10 @@ struct uma_keg {
 	uint32_t uk_metaoff;           /* per-item metadata: offset in header */
 	uint32_t uk_class;             /* the layer above's tag for the keg
 					  (kmalloc: the size class) */
+	uint32_t uk_ptclass;           /* page-table class of its slabs */
+	uint64_t uk_magic;             /* index = (offset * uk_magic) >> 40,
+					  for slabs under 2^18 bytes and items
+					  under 2^22 bytes (kmalloc zones) */
 	bool uk_inline;                /* header inside the slab */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
@@ -339,7 +343,7 @@ uma_item_slab(const void *item)
 {
 	uintptr_t e = kmem_pt_get(item);
 
-	if (KPT_CLASS(e) != KMC_SLAB)
+	if (!KPT_IS_SLAB(e))
 		return (NULL);
 	return ((struct uma_slab *)KPT_PTR(e));
 }
@@ -438,6 +442,22 @@ uma_zfree_fast(uma_zone_t zone, void *item, void *arg)
 	if (KP_UNLIKELY(n >= c->uc_aentries || item == NULL ||
 	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0)) {
 		uma_zfree_slow(zone, item, arg);
+		return;
+	}
+	c->uc_aitems[n] = item;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)(n + 1));
+}
+
+/* uma_zfree_fast() of an item known not to be NULL, without a ctor arg. */
+static inline void
+uma_zfree_fast_nonnull(uma_zone_t zone, void *item)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	size_t n = c->uc_acnt;
+
+	if (KP_UNLIKELY(n >= c->uc_aentries ||
+	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0)) {
+		uma_zfree_slow(zone, item, NULL);
 		return;
 	}
 	c->uc_aitems[n] = item;
