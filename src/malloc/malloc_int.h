@@ -26,6 +26,13 @@
  *    kmalloc's; each aborts with one line naming address, zone or type and
  *    fault.
  *
+ *    The common kfree() is inline: one page-table lookup (class KPT_MSLAB
+ *    says "a block of a kmalloc zone"), the item's index by a reciprocal
+ *    multiplication (kmalloc slabs have no waste, so any address falls in
+ *    an item), one comparison for "start of the item" and one for "tagged
+ *    with this type"; anything else goes to kfree_slow(), which finds and
+ *    names the fault.
+ *
  *    A type that still holds memory when it unregisters keeps its index
  *    (items tagged with it must never match a new type); indices of types
  *    that hold nothing are reused.

@@ -79,7 +79,10 @@
  *    The keg chooses the item size (size rounded up to the alignment),
  *    the slab size (pages) and the items per slab so that the waste stays
  *    under 1/8 of the slab (UMA_MAX_WASTE_DIV), with at most UMA_SLAB_MAXITEMS
- *    items.  For kegs of callers' zones the slab header and its free bitset
+ *    items.  Kegs of the kmalloc zones (UMA_ZONE_MALLOC) take the smallest
+ *    slab with no waste at all (384-byte items: 3 pages of 32), so that any
+ *    address in one of their slabs falls in an item, and mark their pages
+ *    with a page-table class of their own (KPT_MSLAB).  For kegs of callers' zones the slab header and its free bitset
  *    live off the page, in an item of one of kmem's own slab header zones:
  *    an overflow of an item cannot reach them.
  *
