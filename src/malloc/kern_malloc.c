@@ -533,14 +533,13 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	return (item);
 }
 
+/* Gives a large block back to the map; its owner was checked. */
 static void
-km_free_large(struct km_large *rec, struct malloc_type *type, uint32_t idx)
+km_free_large(struct km_large *rec)
 {
 	size_t ps = kmem_page_size();
 	struct mt_type *mt = &mt_table[rec->kl_type];
 
-	(void)type;
-	(void)idx;
 	kmem_region_free(kmem_map_arena(), rec->kl_addr, rec->kl_pages * ps,
 	    KMC_LARGE);
 	atomic_fetch_add(&mt->mt_frees[KM_LARGE], 1);
@@ -578,7 +577,7 @@ kfree_slow(void *addr, struct malloc_type *type)
 		    "%zu bytes)", addr, mt_table[w.kw_large->kl_type].mt_name,
 		    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
 		    w.kw_large->kl_size);
-	km_free_large(w.kw_large, type, idx);
+	km_free_large(w.kw_large);
 }
 
 void
