@@ -369,6 +369,22 @@ kp_field(char *line, int i, char **rest)
 	}
 }
 
+/* Whether the comma-separated list holds word. */
+static bool
+kp_list_has(const char *list, const char *word)
+{
+	size_t wlen = strlen(word);
+
+	for (const char *o = list; o != NULL;) {
+		const char *c = strchr(o, ',');
+		size_t n = c != NULL ? (size_t)(c - o) : strlen(o);
+		if (n == wlen && memcmp(o, word, n) == 0)
+			return (true);
+		o = c != NULL ? c + 1 : NULL;
+	}
+	return (false);
+}
+
 /*
  * Finds the mount point of the cgroup hierarchy: v2 (`cgroup2`) or the v1
  * hierarchy whose super options name the memory controller.
@@ -396,17 +412,7 @@ kp_cgroup_mount(bool v2, char *mnt, size_t len)
 			continue;
 		if (!v2) {
 			char *superopts = kp_field(rest, 1, NULL);
-			if (superopts == NULL)
-				continue;
-			bool mem = false;
-			for (char *o = superopts; o != NULL;) {
-				char *c = strchr(o, ',');
-				size_t n = c != NULL ? (size_t)(c - o) : strlen(o);
-				if (n == 6 && memcmp(o, "memory", 6) == 0)
-					mem = true;
-				o = c != NULL ? c + 1 : NULL;
-			}
-			if (!mem)
+			if (superopts == NULL || !kp_list_has(superopts, "memory"))
 				continue;
 		}
 		char *mp = kp_field(line, 4, NULL);
@@ -443,14 +449,7 @@ kp_cgroup_path(bool v2, char *path, size_t len)
 		if (v2) {
 			match = (c1 - line == 1 && line[0] == '0' && *ctl == '\0');
 		} else {
-			match = false;
-			for (const char *o = ctl; o != NULL;) {
-				const char *c = strchr(o, ',');
-				size_t n = c != NULL ? (size_t)(c - o) : strlen(o);
-				if (n == 6 && memcmp(o, "memory", 6) == 0)
-					match = true;
-				o = c != NULL ? c + 1 : NULL;
-			}
+			match = kp_list_has(ctl, "memory");
 		}
 		if (match && strlen(c2 + 1) < len) {
 			strcpy(path, c2 + 1);
