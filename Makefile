@@ -10,6 +10,7 @@
 #   make format     clang-format the sources
 
 SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
