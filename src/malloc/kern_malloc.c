@@ -13,8 +13,11 @@
 
 /* ---- size classes ---------------------------------------------------------- */
 
-static const uint32_t km_sizes[KM_NCLASSES] = {16, 32, 64, 128, 256, 384,
-    512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
+static const uint32_t km_sizes[KM_NCLASSES] = {16, 32, 48, 64, 80, 96, 112,
+    128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1280,
+    1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240,
+    12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344,
+    65536};
 /* Class of sizes 0..1024, by (size + 15) / 16. */
 static uint8_t km_small[65];
 
@@ -34,9 +37,12 @@ km_class(size_t size)
 {
 	if (KP_LIKELY(size <= 1024))
 		return (km_small[(size + 15) >> 4]);
-	/* 2048 .. 65536: powers of two, classes 8 .. 13 */
-	return (8 + (int)(63 - __builtin_clzll((unsigned long long)(size - 1))) -
-	    10);
+	/*
+	 * 1025 .. 65536: four classes per doubling.  With 2^lg < size <=
+	 * 2^(lg+1), the class is the quarter of that range size falls in.
+	 */
+	int lg = 63 - __builtin_clzll((unsigned long long)(size - 1));
+	return (20 + (lg - 10) * 4 + (int)(((size - 1) >> (lg - 2)) & 3));
 }
 
 /* ---- types ------------------------------------------------------------------ */
@@ -751,7 +757,7 @@ mt_read(const struct mt_type *mt, struct mt_stats *st)
 		if (c < KM_NCLASSES) {
 			st->ms_bytes += live * km_sizes[c];
 			if (a[c] != 0)
-				st->ms_sizemask |= 1u << c;
+				st->ms_sizemask |= UINT64_C(1) << c;
 		}
 	}
 	st->ms_bytes += atomic_load(&mt->mt_large_bytes);

@@ -31,7 +31,7 @@
 #include <kmem/uma.h>
 
 #define MB ((size_t)1 << 20)
-#define NCLASSES 14
+#define NCLASSES 44
 #define NRTYPES 10
 
 /* The declaration must agree with the definition below. */
@@ -55,8 +55,11 @@ MALLOC_DEFINE(M_R9, "rand9", "random mix 9");
 static struct malloc_type *const rtypes[NRTYPES] = {M_R0, M_R1, M_R2, M_R3,
     M_R4, M_R5, M_R6, M_R7, M_R8, M_R9};
 
-static const size_t classes[NCLASSES] = {16, 32, 64, 128, 256, 384, 512,
-    1024, 2048, 4096, 8192, 16384, 32768, 65536};
+static const size_t classes[NCLASSES] = {16, 32, 48, 64, 80, 96,
+    112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+    1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
+    10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960, 49152,
+    57344, 65536};
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -258,11 +261,12 @@ child_two_types(void *arg)
 	a = type_stat(M_TA);
 	b = type_stat(M_TB);
 	KT_EQ(a.count, 2);
-	KT_EQ(a.bytes, 16 + 384);
-	KT_EQ(a.sizemask, (1u << 0) | (1u << 5));
+	KT_EQ(a.bytes, usable_of(10) + usable_of(300));
+	KT_EQ(a.sizemask, (UINT64_C(1) << class_of(10)) |
+	    (UINT64_C(1) << class_of(300)));
 	KT_EQ(b.count, 1);
-	KT_EQ(b.bytes, 4096);
-	KT_EQ(b.sizemask, 1u << 9);
+	KT_EQ(b.bytes, usable_of(3000));
+	KT_EQ(b.sizemask, UINT64_C(1) << class_of(3000));
 	kfree(p[0], M_TA);
 	kfree(p[1], M_TA);
 	kfree(p[2], M_TB);
@@ -273,7 +277,7 @@ child_two_types(void *arg)
 	KT_EQ(a.numallocs, 2);
 	KT_EQ(a.numfrees, 2);
 	KT_EQ(b.numfrees, 1);
-	KT_LE(4096, b.highbytes);
+	KT_LE(usable_of(3000), b.highbytes);
 }
 
 static void
@@ -350,7 +354,7 @@ child_size_classes(void *arg)
 	for (size_t i = 0; i < n; i++)
 		bytes += len[i];
 	KT_EQ(t.bytes, bytes);
-	KT_EQ(t.sizemask, (1u << NCLASSES) - 1);
+	KT_EQ(t.sizemask, (UINT64_C(1) << NCLASSES) - 1);
 	for (size_t i = 0; i < n; i++)
 		kfree(blk[i], M_TA);
 	t = type_stat(M_TA);
@@ -544,7 +548,7 @@ struct keep_case {
 
 /* Small blocks: fits its class and more than half of it (16 keeps all). */
 static const struct keep_case keep_small[] = {
-    {100, 100, 1}, {100, 128, 1}, {100, 65, 1}, {100, 64, 0}, {100, 129, 0},
+    {100, 100, 1}, {100, 112, 1}, {100, 57, 1}, {100, 56, 0}, {100, 113, 0},
     {1000, 513, 1}, {1000, 512, 0}, {1000, 1025, 0}, {384, 193, 1},
     {384, 192, 0}, {384, 385, 0}, {16, 1, 1}, {16, 0, 1}, {16, 17, 0},
     {32, 17, 1}, {32, 16, 0}, {65536, 32769, 1}, {65536, 32768, 0},
@@ -577,7 +581,7 @@ child_realloc(void *arg)
 	/* NULL: an allocation. */
 	p = krealloc(NULL, 100, M_TA, M_WAITOK);
 	KT_CHECK(p != NULL);
-	KT_EQ(kmalloc_usable_size(p), 128);
+	KT_EQ(kmalloc_usable_size(p), usable_of(100));
 	KT_EQ(type_stat(M_TA).count, 1);
 	kfree(p, M_TA);
 
@@ -694,7 +698,7 @@ child_reallocf(void *arg)
 	KT_CHECK(p != NULL && strcmp(p, "kreallocf") == 0);
 	t = type_stat(M_TB);
 	KT_EQ(t.count, 1);
-	KT_EQ(t.bytes, 8192);
+	KT_EQ(t.bytes, usable_of(5000));
 	kfree(p, M_TB);
 }
 
@@ -766,7 +770,8 @@ child_kzfree(void *arg)
 	void *s = kmalloc(300, M_TA, M_WAITOK);
 	void *l = kmalloc(300000, M_TA, M_WAITOK);
 	KT_CHECK(s != NULL && l != NULL);
-	memset(s, 0x77, 384);
+	size_t su = kmalloc_usable_size(s);
+	memset(s, 0x77, su);
 	memset(l, 0x77, 300000);
 	kzfree(s, M_TA);
 	t = type_stat(M_TA);
@@ -785,7 +790,7 @@ child_kzfree(void *arg)
 	 */
 	unsigned char *again = kmalloc(300, M_TA, M_WAITOK);
 	KT_CHECK(again == s);
-	for (int i = 0; i < 384; i++)
+	for (size_t i = 0; i < su; i++)
 		KT_CHECK(again[i] == 0);
 	kfree(again, M_TA);
 }
@@ -1067,10 +1072,12 @@ child_memstat(void *arg)
 	KT_CHECK(strcmp(memstat_get_name(mtp), "ta") == 0);
 	KT_EQ(memstat_get_allocator(mtp), ALLOCATOR_MALLOC);
 	KT_EQ(memstat_get_count(mtp), 3);
-	KT_EQ(memstat_get_bytes(mtp), 128 + 8192 + page_round(70000));
+	KT_EQ(memstat_get_bytes(mtp), usable_of(100) + usable_of(5000) +
+	    page_round(70000));
 	KT_EQ(memstat_get_numallocs(mtp), 4);
 	KT_EQ(memstat_get_numfrees(mtp), 1);
-	KT_EQ(memstat_get_sizemask(mtp), (1u << 3) | (1u << 10));
+	KT_EQ(memstat_get_sizemask(mtp), (UINT64_C(1) << class_of(100)) |
+	    (UINT64_C(1) << class_of(5000)));
 	KT_EQ(memstat_get_failures(mtp), 0);
 	KT_EQ(memstat_get_countlimit(mtp), 0);
 	KT_LE(memstat_get_bytes(mtp), memstat_get_highbytes(mtp));
@@ -1088,17 +1095,19 @@ child_memstat(void *arg)
 	KT_EQ(hw.highbytes, 3 * page_round(100000));
 
 	/* A kmalloc zone. */
-	m2 = memstat_mtl_find(list, ALLOCATOR_UMA, "128");
+	char zname[16];
+	snprintf(zname, sizeof(zname), "%zu", usable_of(100));
+	m2 = memstat_mtl_find(list, ALLOCATOR_UMA, zname);
 	KT_CHECK(m2 != NULL);
 	KT_EQ(memstat_get_allocator(m2), ALLOCATOR_UMA);
 	KT_EQ(memstat_get_malloc_backed(m2), 1);
-	KT_EQ(memstat_get_size(m2), 128);
+	KT_EQ(memstat_get_size(m2), usable_of(100));
 	KT_EQ(memstat_get_count(m2), 1);
-	KT_EQ(memstat_get_bytes(m2), 128);
+	KT_EQ(memstat_get_bytes(m2), usable_of(100));
 	KT_EQ(memstat_get_numallocs(m2), 2);
 	KT_EQ(memstat_get_numfrees(m2), 1);
-	KT_CHECK(memstat_mtl_find(list, ALLOCATOR_MALLOC, "128") == NULL);
-	KT_CHECK(memstat_mtl_find(list, ALLOCATOR_ANY, "128") == m2);
+	KT_CHECK(memstat_mtl_find(list, ALLOCATOR_MALLOC, zname) == NULL);
+	KT_CHECK(memstat_mtl_find(list, ALLOCATOR_ANY, zname) == m2);
 	for (int c = 0; c < NCLASSES; c++) {
 		char name[16];
 		snprintf(name, sizeof(name), "%zu", classes[c]);
@@ -1163,7 +1172,7 @@ leak_some(size_t *bytes)
 	KT_CHECK(kmalloc(100000, M_LEAKY, M_WAITOK) != NULL);
 	void *p = kmalloc(1000, M_LEAKY, M_WAITOK);
 	kfree(p, M_LEAKY);
-	*bytes = 128 + 256 + page_round(100000);
+	*bytes = usable_of(100) + usable_of(200) + page_round(100000);
 }
 
 static void
@@ -1333,7 +1342,7 @@ static void
 child_free_interior_small(void *arg)
 {
 	kt_map_setup("16M");
-	char *p = kmalloc(100, M_TA, M_WAITOK);
+	char *p = kmalloc(120, M_TA, M_WAITOK);
 	expect_msg("kfree: %p (type ta): interior pointer into the 128-byte "
 	    "block at %p (zone 128)\n", (void *)(p + 16), (void *)p);
 	kfree(p + 16, M_TA);
@@ -1364,7 +1373,7 @@ static void
 child_double_free_small(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("kfree: %p (type ta): double free (zone 128)\n", p);
 	kfree(p, M_TA);
@@ -1385,7 +1394,7 @@ static void
 child_wrong_type_small(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: allocated as type ta, freed as type tb "
 	    "(zone 128)\n", p);
 	kfree(p, M_TB);
@@ -1430,7 +1439,7 @@ static void
 child_free_bad_magic(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: type %p is not a malloc type (no MALLOC_DEFINE, "
 	    "or corrupt)\n", p, (void *)&fake_type);
 	kfree(p, &fake_type);
@@ -1442,14 +1451,14 @@ child_malloc_bad_magic(void *arg)
 	kt_map_setup("16M");
 	expect_msg("kmalloc: %p: type %p is not a malloc type (no MALLOC_DEFINE, "
 	    "or corrupt)\n", (void *)NULL, (void *)&fake_type);
-	(void)kmalloc(100, &fake_type, M_WAITOK);
+	(void)kmalloc(120, &fake_type, M_WAITOK);
 }
 
 static void
 child_free_unregistered(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	expect_msg("kfree: %p: type unreg has allocated nothing\n", p);
 	kfree(p, &unreg_type);
 }
@@ -1469,7 +1478,7 @@ static void
 child_usable_freed(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("kmalloc_usable_size: %p: a free block (zone 128)\n", p);
 	(void)kmalloc_usable_size(p);
@@ -1491,7 +1500,7 @@ static void
 child_realloc_wrong_type_small(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	expect_msg("krealloc: %p: allocated as type ta, freed as type tb "
 	    "(zone 128)\n", p);
 	(void)krealloc(p, 1000, M_TB, M_WAITOK);
@@ -1511,7 +1520,7 @@ static void
 child_kzfree_interior(void *arg)
 {
 	kt_map_setup("16M");
-	char *p = kmalloc(300, M_TA, M_WAITOK);
+	char *p = kmalloc(350, M_TA, M_WAITOK);
 	expect_msg("kzfree: %p (type ta): interior pointer into the 384-byte "
 	    "block at %p (zone 384)\n", (void *)(p + 8), (void *)p);
 	kzfree(p + 8, M_TA);
@@ -1521,7 +1530,7 @@ static void
 child_kzfree_wrong_type(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	/* kzfree checks the owner before it clears anything. */
 	expect_msg("kzfree: %p: allocated as type ta, freed as type tb "
 	    "(zone 128)\n", p);
@@ -1532,7 +1541,7 @@ static void
 child_realloc_freed(void *arg)
 {
 	kt_map_setup("16M");
-	void *p = kmalloc(100, M_TA, M_WAITOK);
+	void *p = kmalloc(120, M_TA, M_WAITOK);
 	kfree(p, M_TA);
 	expect_msg("krealloc: %p (type ta): double free (zone 128)\n", p);
 	(void)krealloc(p, 200, M_TA, M_WAITOK);
@@ -1544,7 +1553,7 @@ child_bad_flags(void *arg)
 	kt_map_setup("16M");
 	expect_msg("uma_zalloc: zone 128: flags 0x%x must contain exactly one "
 	    "of M_NOWAIT and M_WAITOK\n", (unsigned)M_ZERO);
-	(void)kmalloc(100, M_TA, M_ZERO);
+	(void)kmalloc(120, M_TA, M_ZERO);
 }
 
 static void

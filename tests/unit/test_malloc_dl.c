@@ -94,8 +94,8 @@ child_leaky_unload(void *arg)
 	KT_CHECK(kmem_setopt("leak_report", "1") == 0);
 	kt_map_setup("32M");
 	mod_load(&m);
-	(void)m.alloc(100);     /* 128-byte class */
-	(void)m.alloc(100);
+	(void)m.alloc(128);     /* the 128-byte class */
+	(void)m.alloc(128);
 	(void)m.alloc(200000);  /* large: 49 pages */
 	KT_EQ(dlmod_count(), 3);
 	KT_CHECK(dlclose(m.handle) == 0);
