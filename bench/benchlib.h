@@ -1,11 +1,12 @@
 /*
  * benchlib.h -- what the benchmark programs share: failing, the clock and
  * resident memory.  Define BENCH_NAME (the program's name, for messages)
- * before including it.
+ * and BENCH_USAGE (its usage line) before including it.
  */
 #ifndef KMEM_BENCHLIB_H
 #define KMEM_BENCHLIB_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,20 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+}
+
+/* A positive count from the command line; the usage line otherwise. */
+static uint64_t __attribute__((unused))
+number(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v == 0)
+		die(BENCH_USAGE);
+	return ((uint64_t)v);
 }
 
 /* Resident bytes, from /proc/self/statm, read without allocating. */

@@ -57,18 +57,6 @@ ring=1000
 
 # shellcheck source=bench/peers.sh
 . "$(dirname "$0")/peers.sh"
-# run ALLOC PROGRAM PIN ARGS...
-run() {
-	a=$1 p=$2 pin=$3
-	shift 3
-	# shellcheck disable=SC2046,SC2086
-	if ! $pin env $(preload "$a") "$p" $(kflag "$a") "$@"; then
-		echo "bench/kmalloc.sh: $p as $a ($*) failed" >&2
-		return 1
-	fi
-}
-pin1=""
-command -v taskset >/dev/null 2>&1 && pin1="taskset -c 0"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kmalloc_bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -49,6 +49,8 @@
 #include <kmem/memstat.h>
 
 #define BENCH_NAME "kmalloc_bench"
+#define BENCH_USAGE "usage: kmalloc_bench [--kmem] --instr SIZE LIVE OPS | " \
+    "--st SIZE OPS | --waste N   (SIZE: bytes or \"mix\")"
 #include "benchlib.h"
 
 #define RING_LIVE 1000 /* live blocks in the timed ring */
@@ -264,21 +266,7 @@ bench_waste(size_t n)
 static void __attribute__((noreturn))
 usage(void)
 {
-	die("usage: kmalloc_bench [--kmem] --instr SIZE LIVE OPS | "
-	    "--st SIZE OPS | --waste N   (SIZE: bytes or \"mix\")");
-}
-
-static uint64_t
-number(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v == 0)
-		usage();
-	return ((uint64_t)v);
+	die(BENCH_USAGE);
 }
 
 int

@@ -6,6 +6,8 @@
 #   $allocs   $peers and kmem
 #   preload A    the environment assignment that makes a program use A
 #   kflag A      the option that makes a benchmark program use kmem
+#   run A PROGRAM PIN ARGS...   runs PROGRAM as A under PIN ("" or $pin1)
+#   $pin1        the command that pins a run to CPU 0, if taskset is there
 
 arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 findlib() {
@@ -44,3 +46,16 @@ preload() {
 kflag() {
 	[ "$1" = kmem ] && echo "--kmem" || echo ""
 }
+
+# run ALLOC PROGRAM PIN ARGS...
+run() {
+	a=$1 p=$2 pin=$3
+	shift 3
+	# shellcheck disable=SC2046,SC2086
+	if ! $pin env $(preload "$a") "$p" $(kflag "$a") "$@"; then
+		echo "bench: $p as $a ($*) failed" >&2
+		return 1
+	fi
+}
+pin1=""
+command -v taskset >/dev/null 2>&1 && pin1="taskset -c 0"

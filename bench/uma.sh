@@ -52,19 +52,6 @@ ring=1000
 
 # shellcheck source=bench/peers.sh
 . "$(dirname "$0")/peers.sh"
-# run ALLOC PIN ARGS...: runs the program as ALLOC, under PIN ("" or a
-# taskset command).
-run() {
-	a=$1 pin=$2
-	shift 2
-	# shellcheck disable=SC2046,SC2086
-	if ! $pin env $(preload "$a") "$prog" $(kflag "$a") "$@"; then
-		echo "bench/uma.sh: uma_bench as $a ($*) failed" >&2
-		return 1
-	fi
-}
-pin1=""
-command -v taskset >/dev/null 2>&1 && pin1="taskset -c 0"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uma_bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -207,8 +194,8 @@ while [ "$round" -lt $((warm + rounds)) ]; do
 	# the round, so that drifting load on the other CPU shows as spread
 	# rather than skewing a ratio of medians taken at other times.
 	for a in $allocs; do
-		v=$(run "$a" "$pin1" --st "$st_ops")
-		w=$(run "$a" "" --mt "$mt_ops")
+		v=$(run "$a" "$prog" "$pin1" --st "$st_ops")
+		w=$(run "$a" "$prog" "" --mt "$mt_ops")
 		if [ $keep = 1 ]; then
 			{
 				echo "st $a $v"
@@ -219,11 +206,11 @@ while [ "$round" -lt $((warm + rounds)) ]; do
 		fi
 	done
 	for a in $allocs; do
-		v=$(run "$a" "" --pc "$pc_ops")
+		v=$(run "$a" "$prog" "" --pc "$pc_ops")
 		[ $keep = 1 ] && echo "pc $a $v" >>"$res"
 	done
 	for a in $allocs; do
-		out=$(run "$a" "$pin1" --rss "$rss_items")
+		out=$(run "$a" "$prog" "$pin1" --rss "$rss_items")
 		# shellcheck disable=SC2086
 		set -- $out
 		if [ $keep = 1 ]; then

@@ -54,6 +54,8 @@
 #include <kmem/uma.h>
 
 #define BENCH_NAME "uma_bench"
+#define BENCH_USAGE "usage: uma_bench [--kmem] --instr LIVE OPS | --st OPS | " \
+    "--mt OPS | --pc OPS | --rss N"
 #include "benchlib.h"
 
 #define ITEM_SIZE 64
@@ -366,21 +368,7 @@ bench_rss(size_t n)
 static void __attribute__((noreturn))
 usage(void)
 {
-	die("usage: uma_bench [--kmem] --instr LIVE OPS | --st OPS | "
-	    "--mt OPS | --pc OPS | --rss N");
-}
-
-static uint64_t
-number(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v == 0)
-		usage();
-	return ((uint64_t)v);
+	die(BENCH_USAGE);
 }
 
 int

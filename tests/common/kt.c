@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <kmem/kmem.h>
+#include <kmem/memstat.h>
 
 void
 kt_child_fail(const char *file, int line, const char *what)
@@ -161,4 +162,33 @@ kt_zone_consistent(struct uma_zone *zone)
 	KT_EQ(st.zs_pages, st.zs_slabs * st.zs_slab_pages);
 	KT_EQ(st.zs_requests - st.zs_frees, st.zs_used);
 	KT_EQ(uma_zone_get_cur(zone), st.zs_used);
+}
+
+struct kt_tstat
+kt_stat_of(int allocator, const char *name)
+{
+	struct kt_tstat t;
+	struct memory_type_list *list = memstat_mtl_alloc();
+	struct memory_type *mtp;
+
+	memset(&t, 0, sizeof(t));
+	KT_CHECK(list != NULL);
+	KT_CHECK(memstat_self_all(list) == 0);
+	mtp = memstat_mtl_find(list, allocator, name);
+	if (mtp != NULL) {
+		t.found = 1;
+		t.backed = memstat_get_malloc_backed(mtp);
+		t.size = memstat_get_size(mtp);
+		t.count = memstat_get_count(mtp);
+		t.bytes = memstat_get_bytes(mtp);
+		t.highbytes = memstat_get_highbytes(mtp);
+		t.numallocs = memstat_get_numallocs(mtp);
+		t.numfrees = memstat_get_numfrees(mtp);
+		t.failures = memstat_get_failures(mtp);
+		t.sizemask = memstat_get_sizemask(mtp);
+		t.sleeps = memstat_get_sleeps(mtp);
+		t.countlimit = memstat_get_countlimit(mtp);
+	}
+	memstat_mtl_free(list);
+	return (t);
 }

@@ -75,6 +75,16 @@ struct uma_zone_stats kt_zone_stats(struct uma_zone *zone);
  */
 void kt_zone_consistent(struct uma_zone *zone);
 
+/* One malloc type's or zone's figures from a fresh memstat snapshot. */
+struct kt_tstat {
+	int found;   /* the type or zone exists */
+	int backed;  /* memstat_get_malloc_backed() */
+	uint64_t size, count, bytes, highbytes, numallocs, numfrees, failures;
+	uint64_t sizemask, sleeps, countlimit;
+};
+/* In a child: the figures of name for allocator (ALLOCATOR_*). */
+struct kt_tstat kt_stat_of(int allocator, const char *name);
+
 /* A deterministic pseudo-random generator (xorshift64*). */
 static inline uint64_t
 kt_rand(uint64_t *state)

@@ -140,47 +140,10 @@ usable_of(size_t size)
 	return (c >= 0 ? classes[c] : page_round(size));
 }
 
-/* One type's or zone's figures from a fresh snapshot. */
-struct tstat {
-	int found;
-	int backed;
-	uint64_t size, count, bytes, highbytes, numallocs, numfrees, failures;
-	uint64_t sizemask, sleeps, countlimit;
-};
-
-static struct tstat
-stat_of(int allocator, const char *name)
-{
-	struct tstat t;
-	struct memory_type_list *list = memstat_mtl_alloc();
-	struct memory_type *mtp;
-
-	memset(&t, 0, sizeof(t));
-	KT_CHECK(list != NULL);
-	KT_CHECK(memstat_self_all(list) == 0);
-	mtp = memstat_mtl_find(list, allocator, name);
-	if (mtp != NULL) {
-		t.found = 1;
-		t.backed = memstat_get_malloc_backed(mtp);
-		t.size = memstat_get_size(mtp);
-		t.count = memstat_get_count(mtp);
-		t.bytes = memstat_get_bytes(mtp);
-		t.highbytes = memstat_get_highbytes(mtp);
-		t.numallocs = memstat_get_numallocs(mtp);
-		t.numfrees = memstat_get_numfrees(mtp);
-		t.failures = memstat_get_failures(mtp);
-		t.sizemask = memstat_get_sizemask(mtp);
-		t.sleeps = memstat_get_sleeps(mtp);
-		t.countlimit = memstat_get_countlimit(mtp);
-	}
-	memstat_mtl_free(list);
-	return (t);
-}
-
-static struct tstat
+static struct kt_tstat
 type_stat(struct malloc_type *type)
 {
-	return (stat_of(ALLOCATOR_MALLOC, type->ks_shortdesc));
+	return (kt_stat_of(ALLOCATOR_MALLOC, type->ks_shortdesc));
 }
 
 static int
@@ -241,7 +204,7 @@ test_registered(void **state)
 static void
 child_two_types(void *arg)
 {
-	struct tstat a, b;
+	struct kt_tstat a, b;
 	void *p[3];
 
 	kt_map_setup("64M");
@@ -348,7 +311,7 @@ child_size_classes(void *arg)
 	for (size_t i = 1; i < n; i++)
 		KT_LE((uintptr_t)sorted[i - 1] +
 		    kmalloc_usable_size(sorted[i - 1]), (uintptr_t)sorted[i]);
-	struct tstat t = type_stat(M_TA);
+	struct kt_tstat t = type_stat(M_TA);
 	KT_EQ(t.count, n);
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
@@ -462,7 +425,7 @@ child_nowait(void *arg)
 	static void *held[MAXHELD];
 	static const size_t sizes[] = {MB, 65537, 65536, 4096, 256, 16};
 	size_t n = 0, nbig;
-	struct tstat t;
+	struct kt_tstat t;
 
 	kt_map_setup("16M");
 	/* Large blocks first, then smaller and smaller ones. */
@@ -523,7 +486,7 @@ child_never_fits(void *arg)
 	errno = 0;
 	KT_CHECK(kmalloc(SIZE_MAX - 4095, M_TA, M_NOWAIT) == NULL);
 	KT_EQ(errno, ENOMEM);
-	struct tstat t = type_stat(M_TA);
+	struct kt_tstat t = type_stat(M_TA);
 	KT_EQ(t.failures, 3);
 	KT_EQ(t.count, 0);
 	KT_EQ(t.numallocs, 0);
@@ -575,7 +538,7 @@ static void
 child_realloc(void *arg)
 {
 	unsigned char *p, *q;
-	struct tstat t;
+	struct kt_tstat t;
 
 	kt_map_setup("64M");
 	/* NULL: an allocation. */
@@ -674,7 +637,7 @@ static void
 child_reallocf(void *arg)
 {
 	static const size_t sizes[] = {1000, 100000};
-	struct tstat t;
+	struct kt_tstat t;
 
 	kt_map_setup("16M");
 	for (size_t i = 0; i < 2; i++) {
@@ -712,7 +675,7 @@ static void
 child_mallocarray(void *arg)
 {
 	static const int flags[] = {M_NOWAIT, M_WAITOK};
-	struct tstat t;
+	struct kt_tstat t;
 	void *p, *q;
 
 	kt_map_setup("64M");
@@ -761,7 +724,7 @@ test_mallocarray(void **state)
 static void
 child_kzfree(void *arg)
 {
-	struct tstat t;
+	struct kt_tstat t;
 
 	kt_map_setup("64M");
 	kzfree(NULL, M_TA);
@@ -970,7 +933,7 @@ child_stats_random(void *arg)
 		model_add(&model[slots[i].s_type], slots[i].s_usable, 0);
 	}
 	for (int ty = 0; ty < NRTYPES; ty++) {
-		struct tstat t = type_stat(rtypes[ty]);
+		struct kt_tstat t = type_stat(rtypes[ty]);
 		KT_EQ(t.count, 0);
 		KT_EQ(t.bytes, 0);
 		KT_EQ(t.numallocs, model[ty].m_allocs);
@@ -1090,7 +1053,7 @@ child_memstat(void *arg)
 		l[i] = kmalloc(100000, M_TB, M_WAITOK);
 	for (int i = 0; i < 3; i++)
 		kfree(l[i], M_TB);
-	struct tstat hw = type_stat(M_TB);
+	struct kt_tstat hw = type_stat(M_TB);
 	KT_EQ(hw.bytes, 0);
 	KT_EQ(hw.highbytes, 3 * page_round(100000));
 
@@ -1152,7 +1115,7 @@ child_memstat(void *arg)
 	kfree(a4, M_TA);
 	uma_zfree(z, i2);
 	uma_zdestroy(z);
-	struct tstat t = stat_of(ALLOCATOR_UMA, "mszone");
+	struct kt_tstat t = kt_stat_of(ALLOCATOR_UMA, "mszone");
 	KT_CHECK(!t.found);
 }
 
@@ -1188,7 +1151,7 @@ child_leak_unregister(void *arg)
 	malloc_type_unregister(M_LEAKY);
 	KT_EQ(M_LEAKY->ks_index, 0);
 	/* Its index stays taken while blocks tagged with it live. */
-	struct tstat t = stat_of(ALLOCATOR_MALLOC, "leaky");
+	struct kt_tstat t = kt_stat_of(ALLOCATOR_MALLOC, "leaky");
 	KT_CHECK(t.found);
 	KT_EQ(t.count, 3);
 	KT_EQ(t.bytes, bytes);
@@ -1228,20 +1191,20 @@ child_unregister_idle(void *arg)
 	kt_map_setup("64M");
 	void *p = kmalloc(100, M_IDLE, M_WAITOK);
 	kfree(p, M_IDLE);
-	KT_CHECK(stat_of(ALLOCATOR_MALLOC, "idle").found);
+	KT_CHECK(kt_stat_of(ALLOCATOR_MALLOC, "idle").found);
 	malloc_type_unregister(M_IDLE);
 	KT_EQ(M_IDLE->ks_index, 0);
 	KT_CHECK(M_IDLE->ks_handle == NULL);
-	KT_CHECK(!stat_of(ALLOCATOR_MALLOC, "idle").found);
+	KT_CHECK(!kt_stat_of(ALLOCATOR_MALLOC, "idle").found);
 	/* Registered again, it starts afresh. */
 	malloc_type_register(M_IDLE);
 	KT_CHECK(M_IDLE->ks_index != 0);
-	struct tstat t = stat_of(ALLOCATOR_MALLOC, "idle");
+	struct kt_tstat t = kt_stat_of(ALLOCATOR_MALLOC, "idle");
 	KT_CHECK(t.found);
 	KT_EQ(t.numallocs, 0);
 	p = kmalloc(100, M_IDLE, M_WAITOK);
 	kfree(p, M_IDLE);
-	KT_EQ(stat_of(ALLOCATOR_MALLOC, "idle").numallocs, 1);
+	KT_EQ(kt_stat_of(ALLOCATOR_MALLOC, "idle").numallocs, 1);
 }
 
 static void
@@ -1285,9 +1248,9 @@ child_index_reuse(void *arg)
 		KT_CHECK(p != NULL);
 		kfree(p, &a);
 	}
-	KT_EQ(stat_of(ALLOCATOR_MALLOC, "reuse_a").numallocs, 5);
+	KT_EQ(kt_stat_of(ALLOCATOR_MALLOC, "reuse_a").numallocs, 5);
 	malloc_type_unregister(&a);
-	KT_CHECK(!stat_of(ALLOCATOR_MALLOC, "reuse_a").found);
+	KT_CHECK(!kt_stat_of(ALLOCATOR_MALLOC, "reuse_a").found);
 	/* Register and unregister until the old index comes round again. */
 	for (int i = 0; i < 10000 && !found; i++) {
 		malloc_type_register(&b);
@@ -1298,7 +1261,7 @@ child_index_reuse(void *arg)
 			malloc_type_unregister(&b);
 	}
 	KT_CHECK(found);
-	struct tstat t = stat_of(ALLOCATOR_MALLOC, "reuse_b");
+	struct kt_tstat t = kt_stat_of(ALLOCATOR_MALLOC, "reuse_b");
 	KT_CHECK(t.found);
 	KT_EQ(t.numallocs, 0);
 	KT_EQ(t.numfrees, 0);
@@ -1308,7 +1271,7 @@ child_index_reuse(void *arg)
 	KT_EQ(t.highbytes, 0);
 	void *p = kmalloc(10, &b, M_WAITOK);
 	kfree(p, &b);
-	t = stat_of(ALLOCATOR_MALLOC, "reuse_b");
+	t = kt_stat_of(ALLOCATOR_MALLOC, "reuse_b");
 	KT_EQ(t.numallocs, 1);
 	KT_EQ(t.sizemask, 1);
 }
@@ -1564,7 +1527,7 @@ child_free_null(void *arg)
 	kfree(NULL, &fake_type);
 	kzfree(NULL, M_TA);
 	KT_EQ(kmalloc_usable_size(NULL), 0);
-	struct tstat t = type_stat(M_TA);
+	struct kt_tstat t = type_stat(M_TA);
 	KT_EQ(t.numfrees, 0);
 	KT_EQ(t.numallocs, 0);
 }

@@ -110,35 +110,6 @@ check_mark(const unsigned char *p, size_t size, size_t keep, uint32_t seed)
 		KT_EQ(p[size - 1], (unsigned char)(seed ^ 0x5a));
 }
 
-struct tstat {
-	int found;
-	uint64_t count, bytes, numallocs, numfrees, failures, sizemask;
-};
-
-static struct tstat
-stat_of(int allocator, const char *name)
-{
-	struct tstat t;
-	struct memory_type_list *list = memstat_mtl_alloc();
-	struct memory_type *mtp;
-
-	memset(&t, 0, sizeof(t));
-	KT_CHECK(list != NULL);
-	KT_CHECK(memstat_self_all(list) == 0);
-	mtp = memstat_mtl_find(list, allocator, name);
-	if (mtp != NULL) {
-		t.found = 1;
-		t.count = memstat_get_count(mtp);
-		t.bytes = memstat_get_bytes(mtp);
-		t.numallocs = memstat_get_numallocs(mtp);
-		t.numfrees = memstat_get_numfrees(mtp);
-		t.failures = memstat_get_failures(mtp);
-		t.sizemask = memstat_get_sizemask(mtp);
-	}
-	memstat_mtl_free(list);
-	return (t);
-}
-
 /* ---- exact statistics after random mixes in four threads -------------------------- */
 
 #define NSLOTS 256
@@ -331,7 +302,7 @@ child_stats_threads(void *arg)
 		}
 	check_models(w, 1);
 	for (int ty = 0; ty < NRTYPES; ty++) {
-		struct tstat st = stat_of(ALLOCATOR_MALLOC, rtypes[ty]->ks_shortdesc);
+		struct kt_tstat st = kt_stat_of(ALLOCATOR_MALLOC, rtypes[ty]->ks_shortdesc);
 		KT_EQ(st.count, 0);
 		KT_EQ(st.bytes, 0);
 		KT_EQ(st.numallocs, st.numfrees);
@@ -439,7 +410,7 @@ child_cross_thread(void *arg)
 	}
 	uint64_t total = 0;
 	for (int ty = 0; ty < NRTYPES; ty++) {
-		struct tstat st = stat_of(ALLOCATOR_MALLOC, rtypes[ty]->ks_shortdesc);
+		struct kt_tstat st = kt_stat_of(ALLOCATOR_MALLOC, rtypes[ty]->ks_shortdesc);
 		KT_CHECK(st.found);
 		KT_EQ(st.numallocs, atomic_load(&xfer_allocs[ty]));
 		KT_EQ(st.numfrees, atomic_load(&xfer_allocs[ty]));
@@ -587,7 +558,7 @@ child_many_types(void *arg)
 		KT_CHECK(pthread_join(th, NULL) == 0);
 	}
 	for (int i = 0; i < MANY; i++) {
-		struct tstat st = stat_of(ALLOCATOR_MALLOC, many_names[i]);
+		struct kt_tstat st = kt_stat_of(ALLOCATOR_MALLOC, many_names[i]);
 		KT_CHECK(st.found);
 		KT_EQ(st.numallocs, 2);
 		KT_EQ(st.numfrees, 2);
@@ -648,7 +619,7 @@ child_waitok(void *arg)
 		held[n++] = p;
 	}
 	KT_CHECK(n >= 4);
-	KT_EQ(stat_of(ALLOCATOR_MALLOC, "waiter").failures, 1);
+	KT_EQ(kt_stat_of(ALLOCATOR_MALLOC, "waiter").failures, 1);
 	atomic_store(&wait_state, 2);
 	while (atomic_load(&wait_state) != 3)
 		sched_yield();
@@ -656,7 +627,7 @@ child_waitok(void *arg)
 	kfree(held[--n], M_WAIT);
 	KT_CHECK(pthread_join(th, NULL) == 0);
 	KT_CHECK(wait_got != NULL);
-	struct tstat st = stat_of(ALLOCATOR_MALLOC, "waiter");
+	struct kt_tstat st = kt_stat_of(ALLOCATOR_MALLOC, "waiter");
 	KT_EQ(st.failures, 1);
 	KT_EQ(st.count, (uint64_t)n + 1);
 	/* The blocks held, the two of the warm-up and the one waited for. */
@@ -664,7 +635,7 @@ child_waitok(void *arg)
 	kfree(wait_got, M_WAIT);
 	while (n > 0)
 		kfree(held[--n], M_WAIT);
-	KT_EQ(stat_of(ALLOCATOR_MALLOC, "waiter").count, 0);
+	KT_EQ(kt_stat_of(ALLOCATOR_MALLOC, "waiter").count, 0);
 }
 
 static void
