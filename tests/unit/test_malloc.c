@@ -25,13 +25,13 @@
 #include <sys/mman.h>
 
 #include "kt.h"
+#include "kt_malloc.h"
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
 #include <kmem/memstat.h>
 #include <kmem/uma.h>
 
 #define MB ((size_t)1 << 20)
-#define NCLASSES 44
 #define NRTYPES 10
 
 /* The declaration must agree with the definition below. */
@@ -54,12 +54,6 @@ MALLOC_DEFINE(M_R9, "rand9", "random mix 9");
 
 static struct malloc_type *const rtypes[NRTYPES] = {M_R0, M_R1, M_R2, M_R3,
     M_R4, M_R5, M_R6, M_R7, M_R8, M_R9};
-
-static const size_t classes[NCLASSES] = {16, 32, 48, 64, 80, 96,
-    112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
-    1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
-    10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960, 49152,
-    57344, 65536};
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -113,33 +107,6 @@ check_child_msg(void (*fn)(void *), void *arg, int sig)
 		    res.kr_err);
 }
 
-static size_t
-page_round(size_t n)
-{
-	size_t ps = kmem_page_size();
-
-	return ((n + ps - 1) / ps * ps);
-}
-
-/* The class index of a request, or -1 for a large one. */
-static int
-class_of(size_t size)
-{
-	for (int c = 0; c < NCLASSES; c++)
-		if (size <= classes[c])
-			return (c);
-	return (-1);
-}
-
-/* What kmalloc_usable_size() must say for a request of size bytes. */
-static size_t
-usable_of(size_t size)
-{
-	int c = class_of(size);
-
-	return (c >= 0 ? classes[c] : page_round(size));
-}
-
 static struct kt_tstat
 type_stat(struct malloc_type *type)
 {
@@ -153,30 +120,6 @@ cmp_ptr(const void *a, const void *b)
 	uintptr_t y = (uintptr_t)*(void *const *)b;
 
 	return (x < y ? -1 : x > y);
-}
-
-/* Fills the first and last bytes of a block of size bytes with a pattern. */
-static void
-mark(unsigned char *p, size_t size, uint32_t seed)
-{
-	size_t n = size <= 16 ? (size > 0 ? size - 1 : 0) : 16;
-
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(seed + i * 7);
-	if (size > 0)
-		p[size - 1] = (unsigned char)(seed ^ 0x5a);
-}
-
-/* Checks what mark() wrote, over the first keep bytes of a size-byte mark. */
-static void
-check_mark(const unsigned char *p, size_t size, size_t keep, uint32_t seed)
-{
-	size_t n = size <= 16 ? (size > 0 ? size - 1 : 0) : 16;
-
-	for (size_t i = 0; i < n && i < keep; i++)
-		KT_EQ(p[i], (unsigned char)(seed + i * 7));
-	if (size > 0 && size - 1 < keep)
-		KT_EQ(p[size - 1], (unsigned char)(seed ^ 0x5a));
 }
 
 /* ---- types register themselves ------------------------------------------------ */
@@ -780,30 +723,6 @@ struct slot {
 struct model {
 	uint64_t m_count, m_bytes, m_allocs, m_frees, m_mask, m_hwm;
 };
-
-static size_t
-random_size(uint64_t *rs)
-{
-	switch (kt_rand(rs) % 4) {
-	case 0:
-		return (1 + kt_rand(rs) % 256);
-	case 1:
-		return (1 + kt_rand(rs) % 4096);
-	case 2:
-		return (1 + kt_rand(rs) % 65536);
-	default:
-		return (1 + kt_rand(rs) % 100000);
-	}
-}
-
-/* Would krealloc keep a block of usable bytes for size bytes? */
-static int
-keeps(size_t usable, size_t size)
-{
-	if (usable <= 65536)
-		return (size <= usable && (size > usable / 2 || usable == 16));
-	return (size <= usable && size > usable / 2 && size > 65536);
-}
 
 static void
 model_add(struct model *m, size_t usable, int add)

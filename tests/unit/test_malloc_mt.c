@@ -18,12 +18,12 @@
 #include <string.h>
 
 #include "kt.h"
+#include "kt_malloc.h"
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
 #include <kmem/memstat.h>
 
 #define MB ((size_t)1 << 20)
-#define NCLASSES 44
 #define NTHREADS 4
 #define NRTYPES 10
 
@@ -41,74 +41,6 @@ MALLOC_DEFINE(M_WAIT, "waiter", "M_WAITOK test");
 
 static struct malloc_type *const rtypes[NRTYPES] = {M_R0, M_R1, M_R2, M_R3,
     M_R4, M_R5, M_R6, M_R7, M_R8, M_R9};
-
-static const size_t classes[NCLASSES] = {16, 32, 48, 64, 80, 96,
-    112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
-    1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
-    10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960, 49152,
-    57344, 65536};
-
-static int
-class_of(size_t size)
-{
-	for (int c = 0; c < NCLASSES; c++)
-		if (size <= classes[c])
-			return (c);
-	return (-1);
-}
-
-static size_t
-usable_of(size_t size)
-{
-	size_t ps = kmem_page_size();
-	int c = class_of(size);
-
-	return (c >= 0 ? classes[c] : (size + ps - 1) / ps * ps);
-}
-
-static int
-keeps(size_t usable, size_t size)
-{
-	if (usable <= 65536)
-		return (size <= usable && (size > usable / 2 || usable == 16));
-	return (size <= usable && size > usable / 2 && size > 65536);
-}
-
-static size_t
-random_size(uint64_t *rs)
-{
-	switch (kt_rand(rs) % 4) {
-	case 0:
-		return (1 + kt_rand(rs) % 256);
-	case 1:
-		return (1 + kt_rand(rs) % 4096);
-	case 2:
-		return (1 + kt_rand(rs) % 65536);
-	default:
-		return (1 + kt_rand(rs) % 100000);
-	}
-}
-
-static void
-mark(unsigned char *p, size_t size, uint32_t seed)
-{
-	size_t n = size <= 16 ? (size > 0 ? size - 1 : 0) : 16;
-
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(seed + i * 7);
-	p[size - 1] = (unsigned char)(seed ^ 0x5a);
-}
-
-static void
-check_mark(const unsigned char *p, size_t size, size_t keep, uint32_t seed)
-{
-	size_t n = size <= 16 ? (size > 0 ? size - 1 : 0) : 16;
-
-	for (size_t i = 0; i < n && i < keep; i++)
-		KT_EQ(p[i], (unsigned char)(seed + i * 7));
-	if (size - 1 < keep)
-		KT_EQ(p[size - 1], (unsigned char)(seed ^ 0x5a));
-}
 
 /* ---- exact statistics after random mixes in four threads -------------------------- */
 
