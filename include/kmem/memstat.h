@@ -12,6 +12,7 @@
 #define KMEM_MEMSTAT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,8 +46,54 @@ struct memory_type *memstat_mtl_find(struct memory_type_list *list,
 int memstat_mtl_geterror(struct memory_type_list *list);
 const char *memstat_strerror(int error);
 
-/* Fills list with this process's types and zones; 0, or -1 (see geterror). */
+/*
+ * Fill list with the types and zones of this process, of the live process
+ * pid (through its statistics file, which it refreshes on request), or of
+ * the statistics file at path (live or left by a dead process).  Each
+ * returns 0, or -1 with the reason in memstat_mtl_geterror(list).
+ */
 int memstat_self_all(struct memory_type_list *list);
+int memstat_pid_all(struct memory_type_list *list, pid_t pid);
+int memstat_file_all(struct memory_type_list *list, const char *path);
+
+/* What the process was in when the snapshot was taken (mk_state). */
+#define MEMSTAT_STATE_RUNNING 1 /* running (or killed without a word) */
+#define MEMSTAT_STATE_EXITED 2  /* exited normally (file kept: stats_keep=1) */
+#define MEMSTAT_STATE_FATAL 3   /* kmem aborted it (bad free, corruption) */
+
+/*
+ * The snapshot's origin and the kmem map at that moment: where every byte
+ * of the map is (the lines from mk_malloc to mk_free sum to mk_size).
+ */
+struct memstat_kmem {
+	uint64_t mk_pid;          /* the process */
+	uint64_t mk_version;      /* statistics layout version */
+	uint64_t mk_state;        /* MEMSTAT_STATE_* */
+	uint64_t mk_live;         /* 1: the process is alive now */
+	int64_t mk_start_ns;      /* when it started (CLOCK_REALTIME ns) */
+	int64_t mk_time_ns;       /* when the snapshot was taken (same clock) */
+	uint64_t mk_generation;   /* snapshots published so far */
+	char mk_command[64];      /* its program name */
+	uint64_t mk_size;         /* kmem_size: the map's bytes */
+	uint64_t mk_pagesize;     /* page size */
+	uint64_t mk_malloc;       /* blocks of the kmalloc zones in use */
+	uint64_t mk_large;        /* large kmalloc allocations (pages) */
+	uint64_t mk_zone_used;    /* items in use, other zones */
+	uint64_t mk_zone_cached;  /* free items in per-thread and zone caches */
+	uint64_t mk_zone_slabfree; /* rest of the slab pages: free items, headers */
+	uint64_t mk_direct;       /* kmem_malloc() pages */
+	uint64_t mk_submaps;      /* reserved by submaps */
+	uint64_t mk_meta;         /* kmem's metadata */
+	uint64_t mk_free;         /* free */
+	uint64_t mk_maxfree;      /* largest free extent */
+	uint64_t mk_nfree;        /* free extents */
+	uint64_t mk_failures;     /* map requests that returned NULL */
+	uint64_t mk_waits;        /* M_WAITOK sleeps for map space */
+	uint64_t mk_reserved[8];
+};
+/* Copies the list's map figures to *mk; 0, or -1 if the list is empty. */
+int memstat_get_kmem(const struct memory_type_list *list,
+    struct memstat_kmem *mk);
 
 const char *memstat_get_name(const struct memory_type *mtp);
 int memstat_get_allocator(const struct memory_type *mtp);

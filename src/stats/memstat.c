@@ -264,3 +264,31 @@ GETTER(free_slab, mt_free_slab)
 GETTER(failures, mt_failures)
 GETTER(sleeps, mt_sleeps)
 GETTER(pages, mt_pages)
+
+/* ---- other processes and files (the statistics file) -------------------- */
+
+int
+memstat_pid_all(struct memory_type_list *list, pid_t pid)
+{
+	(void)pid;
+	if (list != NULL)
+		list->mtl_error = MEMSTAT_ERROR_NOTFOUND;
+	return (-1);
+}
+
+int
+memstat_file_all(struct memory_type_list *list, const char *path)
+{
+	(void)path;
+	if (list != NULL)
+		list->mtl_error = MEMSTAT_ERROR_NOTFOUND;
+	return (-1);
+}
+
+int
+memstat_get_kmem(const struct memory_type_list *list, struct memstat_kmem *mk)
+{
+	(void)list;
+	memset(mk, 0, sizeof(*mk));
+	return (-1);
+}
