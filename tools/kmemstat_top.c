@@ -444,6 +444,7 @@ top_snap_fill(struct top_snap *s, struct memory_type_list *list,
 	     mtp = memstat_mtl_next(mtp)) {
 		struct top_row *r = &s->ts_rows[s->ts_n];
 
+		memset(r, 0, sizeof(*r));
 		snprintf(r->tr_name, sizeof(r->tr_name), "%s",
 		    memstat_get_name(mtp));
 		r->tr_allocator = memstat_get_allocator(mtp);
@@ -1128,10 +1129,6 @@ top_run(struct top *t)
 {
 	bool dirty = true;
 
-	if (top_sample(t) != 0) {
-		snprintf(t->t_fatal, sizeof(t->t_fatal), "out of memory");
-		return (1);
-	}
 	while (top_signalled == 0) {
 		int64_t now = top_now_ns();
 
