@@ -5,6 +5,7 @@
 #                   build, an AddressSanitizer+UndefinedBehaviorSanitizer
 #                   build (clang), and the threaded tests under ThreadSanitizer
 #   make demo       install what is missing, build, run the showcase
+#                   (scripts/demo.sh: a leak hunt with kmemstat, then map_demo)
 #   make bench      run the benchmarks
 #   make install PREFIX=DIR
 #   make format     clang-format the sources
@@ -64,7 +65,7 @@ check: setup
 		echo "check: $$n passed, 0 failed"
 
 demo: setup build
-	./$(BUILD)/examples/map_demo
+	sh scripts/demo.sh $(BUILD)
 
 bench: setup build
 	sh bench/run.sh $(BUILD)
