@@ -177,6 +177,11 @@ for t in $NOT_LEAKS; do
 done
 echo
 echo "check: --leaks named $LEAK; not $(echo "$NOT_LEAKS" | sed 's/ /, /g'): ok"
+others=$(grep -vx "$LEAK" "$OUT/leaks.names" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+if [ -n "$others" ]; then
+	echo "(also named: $others -- kmem's zones that serve $LEAK's"
+	echo " blocks grow with it: vmstat -z counts the same bytes again)"
+fi
 
 step "d. The same samples, drawn"
 [ -s "$OUT/router.svg" ] || fail "no plot in $OUT/router.svg"
