@@ -93,7 +93,7 @@ struct kms_record {
 	uint64_t kr_failures;  /* NULLs returned */
 	uint64_t kr_sleeps;    /* zone: sleeps at the limit */
 	uint64_t kr_pages;     /* zone: pages of slabs */
-	uint64_t kr_reserved[10];
+	uint64_t kr_reserved[11];
 };
 _Static_assert(sizeof(struct kms_record) == 256, "record layout");
 
