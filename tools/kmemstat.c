@@ -369,15 +369,58 @@ ks_rows(struct memory_type_list *list, int allocator, enum ks_col col,
 
 /* ---- text ---------------------------------------------------------------- */
 
-/* name with control characters shown as '?', so a row stays one row. */
+/* Bytes of the UTF-8 sequence at p, or 0 if it is not valid UTF-8. */
+static int
+ks_utf8_len(const unsigned char *p)
+{
+	uint32_t cp;
+	int n;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return (0);
+	}
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (n);
+}
+
+/*
+ * name with control characters and bytes that are not UTF-8 shown as '?',
+ * so that a row stays one row of text.
+ */
 static const char *
 ks_printable(const char *name, char *buf, size_t len)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)name;
+	size_t i = 0;
 
-	for (i = 0; name[i] != '\0' && i + 1 < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	while (*p != '\0' && i + 1 < len) {
+		int n = *p < 0x80 ? 1 : ks_utf8_len(p);
+		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+			buf[i++] = '?';
+			p++;
+		} else if (i + (size_t)n < len) {
+			memmove(buf + i, p, (size_t)n);
+			i += (size_t)n;
+			p += n;
+		} else {
+			break;
+		}
 	}
 	buf[i] = '\0';
 	return (buf);
@@ -641,36 +684,6 @@ struct ks_json {
 	int j_depth;
 	bool j_first[KS_JSON_DEPTH];
 };
-
-/* Bytes of the UTF-8 sequence at p, or 0 if it is not valid UTF-8. */
-static int
-ks_utf8_len(const unsigned char *p)
-{
-	uint32_t cp;
-	int n;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return (0);
-	}
-	for (int i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return (0);
-	return (n);
-}
 
 static void
 ks_json_string(FILE *out, const char *s)
