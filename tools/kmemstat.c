@@ -619,9 +619,9 @@ ks_text_map(const struct memstat_kmem *mk)
 		snprintf(when, sizeof(when), "at an unknown time");
 	}
 	ks_human(h1, sizeof(h1), size);
-	printf("snapshot %" PRIu64 " taken %s; kmem_size %" PRIu64
+	printf("snapshot taken %s (generation %" PRIu64 "); kmem_size %" PRIu64
 	       " (%s), page size %" PRIu64 "\n",
-	    mk->mk_generation, when, size, h1, mk->mk_pagesize);
+	    when, mk->mk_generation, size, h1, mk->mk_pagesize);
 	printf("%-24s %16s %10s %7s\n", "owner", "bytes", "", "share");
 	ks_map_line("malloc types", mall, size);
 	ks_map_line("  kmalloc blocks", mk->mk_malloc, size);

@@ -114,8 +114,10 @@ assert m["pid"] == 99999999 and m["command"] == "fixture"
 EOF
 
 # -s: the lines of the map add up to kmem_size.
-awk '/^(malloc types|zones|kmem_malloc pages|submaps|metadata|free) / { s += $(NF-3) }
-     /^total \(kmem_size\)/ { t = $(NF-3) }
+awk '/^owner / { on = 1; next }
+     on && /^$/ { exit }
+     on && /^(malloc types|zones|kmem_malloc pages|submaps|metadata|free) / { s += $(NF-3) }
+     on && /^total \(kmem_size\)/ { t = $(NF-3) }
      END { exit !(s == t && t == 83886080) }' "$tmp/map.out" ||
 	fail "map: the owners do not add up to kmem_size"
 
