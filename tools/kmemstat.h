@@ -20,6 +20,7 @@
 #ifndef KMEMSTAT_H
 #define KMEMSTAT_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,7 +35,7 @@
 struct ks_source {
 	pid_t ks_pid;         /* -p: the process, or 0 */
 	const char *ks_path;  /* -M: the statistics file, or NULL */
-	char ks_label[4200];  /* "-p PID" or "-M FILE", for messages */
+	char ks_label[PATH_MAX + 8]; /* "-p PID" or "-M FILE", for messages */
 };
 
 /*
@@ -52,8 +53,9 @@ int ks_sample(struct memory_type_list *list, void *arg);
  * KS_KEEP (each took the list over and frees it with memstat_mtl_free)
  * or a negative number to stop the loop.
  *
- * Returns KS_EXIT_OK, or KS_EXIT_READ after printing one line naming the
- * source and the reason when a sample failed or each stopped the loop.
+ * Returns KS_EXIT_OK; or KS_EXIT_READ when a sample failed (after one
+ * line on stderr naming the source and the reason) or each stopped the
+ * loop (each says why).
  */
 #define KS_DONE 0
 #define KS_KEEP 1
