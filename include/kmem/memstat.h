@@ -33,6 +33,8 @@ extern "C" {
 #define MEMSTAT_ERROR_PERMISSION 3 /* not allowed to read them */
 #define MEMSTAT_ERROR_DATAERROR 5  /* corrupt or truncated statistics */
 #define MEMSTAT_ERROR_NOTFOUND 6   /* no such process or file */
+#define MEMSTAT_ERROR_NOTSTATS 7   /* not a kmem statistics file */
+#define MEMSTAT_ERROR_TRUNCATED 8  /* statistics file cut short */
 
 struct memory_type;
 struct memory_type_list;

@@ -271,6 +271,16 @@ extern const char *const kmem_class_names[KMC_NCLASSES];
 /* Formats a byte count as "12.3 MiB" ("unlimited" for KP_UNLIMITED). */
 void kmem_fmt_size(char *buf, size_t len, uint64_t v);
 
+/* The map's figures at one moment (the statistics file's map section). */
+struct kmem_figures {
+	uint64_t kf_size, kf_pagesize;
+	uint64_t kf_class[KMC_NCLASSES]; /* bytes by owner class (KMC_FREE: 0) */
+	uint64_t kf_free, kf_maxfree, kf_nfree;
+	uint64_t kf_failures, kf_waits;  /* of the whole map */
+};
+/* Fills *f; false (and zeros) when the map is not set up. */
+bool kmem_get_figures(struct kmem_figures *f);
+
 /* ---- auto-tuning (pure, for tests) ------------------------------------------ */
 
 struct kmem_tune {

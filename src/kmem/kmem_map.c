@@ -11,6 +11,7 @@
 
 #include "../vmem/vmem_int.h"
 #include "kmem_int.h"
+#include "../stats/kms.h"
 
 struct kmem_map kmem_map_store = {
 	.km_region_lock = KP_MUTEX_INITIALIZER,
@@ -712,6 +713,12 @@ kmem_init_slow(void)
 	else
 		atomic_store(&km->km_init_failed, true);
 	kp_mutex_unlock(&kmem_init_lock);
+	/*
+	 * The statistics file: the one call upwards, as the map is what every
+	 * layer above starts from (a SYSINIT, in FreeBSD's terms).
+	 */
+	if (error == 0)
+		kms_start();
 	return (error);
 }
 

@@ -45,6 +45,27 @@ kmem_report_region(FILE *out, const struct kmem_region *r)
 	    atomic_load(&r->kr_ncommitfail));
 }
 
+bool
+kmem_get_figures(struct kmem_figures *f)
+{
+	struct vmem_stats st;
+
+	memset(f, 0, sizeof(*f));
+	if (!kmem_ready())
+		return (false);
+	f->kf_size = km->km_size;
+	f->kf_pagesize = km->km_pagesize;
+	for (int c = 1; c < KMC_NCLASSES; c++)
+		f->kf_class[c] = atomic_load(&km->km_class_bytes[c]);
+	vmem_get_stats(km->km_map.kr_arena, &st);
+	f->kf_free = st.vs_size - st.vs_inuse;
+	f->kf_maxfree = st.vs_maxfree;
+	f->kf_nfree = st.vs_nfree;
+	f->kf_failures = atomic_load(&km->km_map.kr_nfailures);
+	f->kf_waits = atomic_load(&km->km_map.kr_nwaits);
+	return (true);
+}
+
 int
 kmem_report(FILE *out)
 {

@@ -37,6 +37,14 @@ static const struct kopt_desc kopt_rows[] = {
     KOPT_ROW(leak_report, KOPT_BOOL, "0", true, 0, 1,
 	"a malloc type that still holds memory when it is unloaded or at exit "
 	"prints how much"),
+    KOPT_ROW(stats, KOPT_BOOL, "1", false, 0, 1,
+	"publish the statistics in a file that kmemstat reads"),
+    KOPT_ROW(stats_file, KOPT_STR, "/dev/shm/kmem.%p", false, 0, 0,
+	"path of the statistics file; %p stands for the process id"),
+    KOPT_ROW(stats_keep, KOPT_BOOL, "0", true, 0, 1,
+	"keep the statistics file after a normal exit"),
+    KOPT_ROW(stats_interval, KOPT_UINT, "100", true, 10, 60000,
+	"milliseconds between two publications of the statistics file"),
 };
 #define KOPT_NROWS (sizeof(kopt_rows) / sizeof(kopt_rows[0]))
 

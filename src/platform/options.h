@@ -50,6 +50,10 @@ struct kopt_values {
 	uint64_t wait_warn_ms;    /* interval of "waiting for memory" lines */
 	bool verbose;             /* log map decisions at start-up */
 	bool leak_report;         /* types holding memory at unload/exit say so */
+	bool stats;               /* publish the statistics file */
+	char stats_file[KOPT_STRMAX]; /* its path ("%p": pid); "" = /dev/shm/kmem.%p */
+	bool stats_keep;          /* keep it after a normal exit */
+	uint64_t stats_interval;  /* milliseconds between publications */
 };
 extern struct kopt_values kopt;
 

@@ -167,6 +167,38 @@ uint32_t kp_process_id(void);
 uint64_t kp_clock_ns(void);
 /* Sleeps the calling thread. */
 void kp_sleep_ns(uint64_t ns);
+/* Nanoseconds of CLOCK_REALTIME (for the statistics file). */
+int64_t kp_realtime_ns(void);
+/*
+ * Starts a detached thread named name running fn(arg), with every signal
+ * blocked; 0 or an errno.
+ */
+int kp_thread_start(const char *name, void *(*fn)(void *), void *arg);
+/* Called in the child after fork(), after kmem's own resets. */
+void kp_atfork_child_hook(void (*fn)(void));
+
+/* ---- futexes on shared memory (other processes may wake them) --------- */
+
+/* Waits while *addr == val, at most timeout_ns; woken by kp_futex_wake. */
+void kp_futex_wait(uint32_t *addr, uint32_t val, uint64_t timeout_ns);
+void kp_futex_wake(uint32_t *addr);
+
+/* ---- files (the statistics file) -------------------------------------- */
+
+/*
+ * Creates path (mode 0600, replacing a regular file of that name, never
+ * following a symbolic link), sizes it to size bytes and maps it shared,
+ * read-write.  Returns 0 with *addrp set, or an errno.
+ */
+int kp_file_create_map(const char *path, size_t size, void **addrp);
+void kp_file_unmap(void *addr, size_t size);
+/* unlink(2) and rename(2); 0 or an errno. */
+int kp_unlink(const char *path);
+int kp_rename(const char *from, const char *to);
+/* The program's short name, and its start time from /proc (clock ticks
+ * since boot; 0 if unknown). */
+const char *kp_program_name(void);
+uint64_t kp_process_start_ticks(void);
 
 /* ---- output and the environment -------------------------------------- */
 
@@ -177,8 +209,10 @@ void kp_sleep_ns(uint64_t ns);
  */
 void kp_log(const char *fmt, ...) KP_PRINTF(1, 2);
 void kp_vlog(const char *fmt, va_list ap);
-/* kp_log, then abort(). */
+/* kp_log, then the fatal hook (if set), then abort(). */
 KP_NORETURN void kp_fatal(const char *fmt, ...) KP_PRINTF(1, 2);
+/* Runs in kp_fatal() before abort(): the statistics file's last word. */
+void kp_set_fatal_hook(void (*fn)(void));
 /* Writes len bytes to fd, retrying short writes; 0 or errno. */
 int kp_write(int fd, const void *buf, size_t len);
 /* getenv(3), without allocating. */

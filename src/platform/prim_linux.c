@@ -20,11 +20,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -737,10 +739,143 @@ kp_sleep_ns(uint64_t ns)
 		;
 }
 
+static void (*_Atomic kp_child_hook)(void);
+
+void
+kp_atfork_child_hook(void (*fn)(void))
+{
+	atomic_store(&kp_child_hook, fn);
+}
+
 static void
 kp_atfork_child(void)
 {
+	void (*fn)(void) = atomic_load(&kp_child_hook);
+
 	kp_tid = 0;
+	if (fn != NULL)
+		fn();
+}
+
+int64_t
+kp_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+int
+kp_thread_start(const char *name, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+	int error;
+
+	if ((error = pthread_attr_init(&attr)) != 0)
+		return (error);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	error = pthread_create(&t, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (error == 0)
+		(void)pthread_setname_np(t, name);
+	return (error);
+}
+
+void
+kp_futex_wait(uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000u),
+	    (long)(timeout_ns % 1000000000u)};
+
+	(void)syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+void
+kp_futex_wake(uint32_t *addr)
+{
+	(void)syscall(SYS_futex, addr, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+int
+kp_file_create_map(const char *path, size_t size, void **addrp)
+{
+	int fd, error;
+	void *p;
+
+	(void)unlink(path); /* a stale file of a dead process with our pid */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return (errno);
+	if (ftruncate(fd, (off_t)size) != 0) {
+		error = errno;
+		(void)close(fd);
+		(void)unlink(path);
+		return (error);
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	error = errno;
+	(void)close(fd);
+	if (p == MAP_FAILED) {
+		(void)unlink(path);
+		return (error);
+	}
+	*addrp = p;
+	return (0);
+}
+
+void
+kp_file_unmap(void *addr, size_t size)
+{
+	(void)munmap(addr, size);
+}
+
+int
+kp_unlink(const char *path)
+{
+	return (unlink(path) == 0 ? 0 : errno);
+}
+
+int
+kp_rename(const char *from, const char *to)
+{
+	return (rename(from, to) == 0 ? 0 : errno);
+}
+
+const char *
+kp_program_name(void)
+{
+	return (program_invocation_short_name);
+}
+
+uint64_t
+kp_process_start_ticks(void)
+{
+	char buf[1024];
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return (0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	/* Field 22; the command (field 2) may hold spaces: start after ')'. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return (0);
+	for (int field = 2; field < 22 && *p != '\0'; p++)
+		if (*p == ' ')
+			field++;
+	return (strtoull(p, NULL, 10));
 }
 
 static void __attribute__((constructor))
@@ -797,14 +932,25 @@ kp_log(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void (*_Atomic kp_fatal_fn)(void);
+
+void
+kp_set_fatal_hook(void (*fn)(void))
+{
+	atomic_store(&kp_fatal_fn, fn);
+}
+
 void
 kp_fatal(const char *fmt, ...)
 {
 	va_list ap;
+	void (*fn)(void) = atomic_exchange(&kp_fatal_fn, NULL);
 
 	va_start(ap, fmt);
 	kp_vlog(fmt, ap);
 	va_end(ap);
+	if (fn != NULL)
+		fn();
 	abort();
 }
 

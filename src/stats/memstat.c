@@ -1,19 +1,37 @@
 /*
- * memstat.c -- the statistics reader for this process (memstat(3)).
+ * memstat.c -- the statistics reader (memstat(3)): this process, a live
+ * process through its statistics file, or a file left by a dead one.
  *
- * A snapshot is taken type by type (each type's figures are consistent;
- * two types may be read a moment apart).  The list grows with calloc(3)
- * outside kmem's locks: the figures are first gathered into a buffer of
- * the size counted beforehand, under the locks, without allocating.
+ * Every source gives the same thing, a struct kms_area (kms_layout.h): this
+ * process's is gathered by kms_collect() into a buffer from calloc(3) (sized
+ * by a first count; gathered again if types appeared meanwhile); a file's is
+ * copied out of the file under its sequence counter.  One function turns an
+ * area into the list.  Within a snapshot each type's figures are
+ * consistent; two types may be read a moment apart.
+ *
+ * This is a reading library, like FreeBSD's libmemstat: it opens and maps
+ * files itself rather than through kmem's platform layer, and it never
+ * trusts a file -- every size and offset is checked against the file's
+ * length before anything is read, and a bad file is an error code, never a
+ * crash.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
 
 #include <kmem/memstat.h>
 
-#include "../malloc/malloc_int.h"
-#include "../uma/uma_stats.h"
+#include "kms.h"
 
 struct memory_type {
 	char mt_name[MEMTYPE_MAXNAME];
@@ -31,6 +49,8 @@ struct memory_type_list {
 	int mtl_error;
 	size_t mtl_n, mtl_cap;
 	struct memory_type *mtl_types;
+	bool mtl_have_kmem;        /* mtl_kmem is filled */
+	struct memstat_kmem mtl_kmem;
 };
 
 struct memory_type_list *
@@ -97,131 +117,429 @@ memstat_strerror(int error)
 		return ("Data format error");
 	case MEMSTAT_ERROR_NOTFOUND:
 		return ("No such process or statistics file");
+	case MEMSTAT_ERROR_NOTSTATS:
+		return ("Not a kmem statistics file");
+	case MEMSTAT_ERROR_TRUNCATED:
+		return ("Statistics file truncated");
 	case MEMSTAT_ERROR_UNDEFINED:
 	default:
 		return ("Unknown error");
 	}
 }
 
-/* Gathering, under kmem's locks, into a buffer sized beforehand. */
-struct gather {
-	struct memory_type *g_buf;
-	size_t g_n, g_cap;
-	bool g_short; /* more than g_cap: count again */
-};
+/* ---- from a snapshot to the list ------------------------------------------- */
 
-static struct memory_type *
-gather_next(struct gather *g)
+/* Replaces the list's contents by the area's records; 0 or -1. */
+static int
+mtl_from_area(struct memory_type_list *list, const struct kms_area *a)
 {
-	if (g->g_n == g->g_cap) {
-		g->g_short = true;
-		return (NULL);
+	size_t n = a->ka_nrecords;
+	struct memory_type *buf = calloc(n > 0 ? n : 1, sizeof(*buf));
+
+	if (buf == NULL) {
+		list->mtl_error = MEMSTAT_ERROR_NOMEMORY;
+		return (-1);
 	}
-	struct memory_type *m = &g->g_buf[g->g_n++];
-	memset(m, 0, sizeof(*m));
-	return (m);
+	for (size_t i = 0; i < n; i++) {
+		const struct kms_record *r = &a->ka_records[i];
+		struct memory_type *m = &buf[i];
+		if (r->kr_allocator != ALLOCATOR_MALLOC &&
+		    r->kr_allocator != ALLOCATOR_UMA) {
+			free(buf);
+			list->mtl_error = MEMSTAT_ERROR_DATAERROR;
+			return (-1);
+		}
+		/* A name from a file need not be terminated: cut it. */
+		size_t len = strnlen(r->kr_name, sizeof(r->kr_name));
+		if (len >= sizeof(m->mt_name))
+			len = sizeof(m->mt_name) - 1;
+		memcpy(m->mt_name, r->kr_name, len);
+		m->mt_name[len] = '\0';
+		m->mt_allocator = (int)r->kr_allocator;
+		m->mt_malloc_backed = (r->kr_flags & KMS_REC_MALLOC_BACKED) != 0;
+		m->mt_size = r->kr_size;
+		m->mt_rsize = r->kr_rsize;
+		m->mt_countlimit = r->kr_limit;
+		m->mt_sizemask = r->kr_sizemask;
+		m->mt_numallocs = r->kr_numallocs;
+		m->mt_numfrees = r->kr_numfrees;
+		m->mt_count = r->kr_count;
+		m->mt_bytes = r->kr_bytes;
+		m->mt_highbytes = r->kr_highbytes;
+		m->mt_free = r->kr_free;
+		m->mt_free_cache = r->kr_free_cache;
+		m->mt_free_bucket = r->kr_free_bucket;
+		m->mt_free_slab = r->kr_free_slab;
+		m->mt_failures = r->kr_failures;
+		m->mt_sleeps = r->kr_sleeps;
+		m->mt_pages = r->kr_pages;
+		m->mt_list = list;
+		m->mt_pos = i;
+	}
+	free(list->mtl_types);
+	list->mtl_types = buf;
+	list->mtl_n = n;
+	list->mtl_cap = n;
+
+	const struct kms_kmem *k = &a->ka_kmem;
+	struct memstat_kmem *mk = &list->mtl_kmem;
+	mk->mk_time_ns = a->ka_time_ns;
+	mk->mk_generation = a->ka_generation;
+	mk->mk_size = k->kk_size;
+	mk->mk_pagesize = k->kk_pagesize;
+	mk->mk_malloc = k->kk_malloc;
+	mk->mk_large = k->kk_large;
+	mk->mk_zone_used = k->kk_zone_used;
+	mk->mk_zone_cached = k->kk_zone_cached;
+	mk->mk_zone_slabfree = k->kk_zone_slabfree;
+	mk->mk_direct = k->kk_direct;
+	mk->mk_submaps = k->kk_submaps;
+	mk->mk_meta = k->kk_meta;
+	mk->mk_free = k->kk_free;
+	mk->mk_maxfree = k->kk_maxfree;
+	mk->mk_nfree = k->kk_nfree;
+	mk->mk_failures = k->kk_failures;
+	mk->mk_waits = k->kk_waits;
+	list->mtl_have_kmem = true;
+	list->mtl_error = MEMSTAT_ERROR_UNDEFINED;
+	return (0);
 }
 
-static void
-gather_type(const struct mt_stats *st, void *arg)
-{
-	struct memory_type *m = gather_next(arg);
-
-	if (m == NULL)
-		return;
-	snprintf(m->mt_name, sizeof(m->mt_name), "%s", st->ms_name);
-	m->mt_allocator = ALLOCATOR_MALLOC;
-	m->mt_sizemask = st->ms_sizemask;
-	m->mt_numallocs = st->ms_numallocs;
-	m->mt_numfrees = st->ms_numfrees;
-	m->mt_count = st->ms_count;
-	m->mt_bytes = st->ms_bytes;
-	m->mt_highbytes = st->ms_hwm;
-	m->mt_failures = st->ms_failures;
-}
-
-static void
-gather_zone(uma_zone_t zone, void *arg)
-{
-	struct uma_zone_stats st;
-	struct memory_type *m = gather_next(arg);
-
-	if (m == NULL)
-		return;
-	uma_zone_get_stats(zone, &st);
-	snprintf(m->mt_name, sizeof(m->mt_name), "%s", st.zs_name);
-	m->mt_allocator = ALLOCATOR_UMA;
-	m->mt_malloc_backed = (st.zs_flags & UMA_ZONE_MALLOC) != 0;
-	m->mt_size = st.zs_size;
-	m->mt_rsize = st.zs_rsize;
-	m->mt_countlimit = st.zs_limit;
-	m->mt_numallocs = st.zs_requests;
-	m->mt_numfrees = st.zs_frees;
-	m->mt_count = st.zs_used;
-	m->mt_bytes = st.zs_used * st.zs_size;
-	m->mt_free = st.zs_free;
-	m->mt_free_cache = st.zs_free_cache;
-	m->mt_free_bucket = st.zs_free_bucket;
-	m->mt_free_slab = st.zs_free_slab;
-	m->mt_failures = st.zs_failures;
-	m->mt_sleeps = st.zs_sleeps;
-	m->mt_pages = st.zs_pages;
-}
-
-static void
-count_type(const struct mt_stats *st, void *arg)
-{
-	(void)st;
-	(*(size_t *)arg)++;
-}
-
-static void
-count_zone(uma_zone_t zone, void *arg)
-{
-	(void)zone;
-	(*(size_t *)arg)++;
-}
+/* ---- this process ------------------------------------------------------------- */
 
 int
 memstat_self_all(struct memory_type_list *list)
 {
-	struct gather g;
+	uint32_t cap = 64;
 
 	if (list == NULL) {
 		errno = EINVAL;
 		return (-1);
 	}
 	for (;;) {
-		size_t n = 0;
-		mt_foreach(count_type, &n);
-		uma_zone_foreach(count_zone, &n);
-		n += 8; /* room for types made meanwhile */
-		struct memory_type *buf = calloc(n, sizeof(*buf));
-		if (buf == NULL) {
+		struct kms_area *a = calloc(1, sizeof(*a) +
+		    (size_t)cap * sizeof(struct kms_record));
+		if (a == NULL) {
 			list->mtl_error = MEMSTAT_ERROR_NOMEMORY;
 			return (-1);
 		}
-		g.g_buf = buf;
-		g.g_n = 0;
-		g.g_cap = n;
-		g.g_short = false;
-		mt_foreach(gather_type, &g);
-		uma_zone_foreach(gather_zone, &g);
-		if (g.g_short) {
-			free(buf);
+		uint32_t n = kms_collect(a, cap);
+		if (n > cap) {
+			free(a);
+			cap = n + 16; /* room for zones made meanwhile */
 			continue;
 		}
-		free(list->mtl_types);
-		list->mtl_types = buf;
-		list->mtl_n = g.g_n;
-		list->mtl_cap = n;
-		for (size_t i = 0; i < g.g_n; i++) {
-			buf[i].mt_list = list;
-			buf[i].mt_pos = i;
-		}
-		list->mtl_error = MEMSTAT_ERROR_UNDEFINED;
+		int rc = mtl_from_area(list, a);
+		free(a);
+		if (rc != 0)
+			return (-1);
+		struct memstat_kmem *mk = &list->mtl_kmem;
+		mk->mk_pid = (uint64_t)getpid();
+		mk->mk_version = KMS_VERSION;
+		mk->mk_state = MEMSTAT_STATE_RUNNING;
+		mk->mk_live = 1;
+		snprintf(mk->mk_command, sizeof(mk->mk_command), "%s",
+		    program_invocation_short_name);
 		return (0);
 	}
+}
+
+/* ---- statistics files ----------------------------------------------------------- */
+
+#define MS_COPY_TRIES 1000          /* a publisher busier than this: give up */
+#define MS_REQUEST_WAIT_NS 1000000000 /* waiting for a live process's snapshot */
+
+static int
+ms_errno_error(int error)
+{
+	switch (error) {
+	case ENOENT:
+	case ESRCH:
+	case ENOTDIR:
+	case ELOOP:
+		return (MEMSTAT_ERROR_NOTFOUND);
+	case EACCES:
+	case EPERM:
+		return (MEMSTAT_ERROR_PERMISSION);
+	case ENOMEM:
+		return (MEMSTAT_ERROR_NOMEMORY);
+	default:
+		return (MEMSTAT_ERROR_DATAERROR);
+	}
+}
+
+/* Checks a header against the file's length; an error code or 0. */
+static int
+ms_check_header(const struct kms_header *h, uint64_t flen)
+{
+	if (memcmp(h->kh_magic, KMS_MAGIC, 8) != 0)
+		return (MEMSTAT_ERROR_NOTSTATS);
+	if (h->kh_endian != KMS_ENDIAN || h->kh_version != KMS_VERSION)
+		return (MEMSTAT_ERROR_VERSION);
+	if (flen < KMS_HEADER_SIZE)
+		return (MEMSTAT_ERROR_TRUNCATED);
+	if (h->kh_header_size != KMS_HEADER_SIZE ||
+	    h->kh_record_size != sizeof(struct kms_record) ||
+	    h->kh_area_header != sizeof(struct kms_area) ||
+	    h->kh_max_records == 0 || h->kh_max_records > (1u << 24))
+		return (MEMSTAT_ERROR_DATAERROR);
+	uint64_t abytes = sizeof(struct kms_area) +
+	    (uint64_t)h->kh_max_records * sizeof(struct kms_record);
+	for (int i = 0; i < 2; i++)
+		if (h->kh_area_off[i] < KMS_HEADER_SIZE || h->kh_area_off[i] % 8 != 0)
+			return (MEMSTAT_ERROR_DATAERROR);
+	for (int i = 0; i < 2; i++)
+		if (h->kh_area_off[i] > flen || flen - h->kh_area_off[i] < abytes)
+			return (MEMSTAT_ERROR_TRUNCATED);
+	return (0);
+}
+
+/*
+ * Copies the current snapshot out of a mapped file into a fresh area
+ * (*out, to free); an error code or 0.
+ */
+static int
+ms_copy_snapshot(const struct kms_header *h, struct kms_area **out)
+{
+	const char *base = (const char *)h;
+	uint32_t max = h->kh_max_records;
+
+	for (int tries = 0; tries < MS_COPY_TRIES; tries++) {
+		uint64_t g1 = __atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE);
+		if (g1 == 0)
+			return (MEMSTAT_ERROR_NOTFOUND); /* nothing published yet */
+		const struct kms_area *a = (const struct kms_area *)(base +
+		    h->kh_area_off[g1 & 1]);
+		uint32_t n = __atomic_load_n(&a->ka_nrecords, __ATOMIC_RELAXED);
+		if (n > max)
+			n = max; /* checked again below */
+		size_t bytes = sizeof(*a) + (size_t)n * sizeof(struct kms_record);
+		struct kms_area *c = malloc(bytes);
+		if (c == NULL)
+			return (MEMSTAT_ERROR_NOMEMORY);
+		memcpy(c, a, bytes);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		uint64_t g2 = __atomic_load_n(&h->kh_generation, __ATOMIC_RELAXED);
+		if (g1 == g2) {
+			if (c->ka_generation != g1 || c->ka_nrecords > max) {
+				free(c);
+				return (MEMSTAT_ERROR_DATAERROR);
+			}
+			*out = c;
+			return (0);
+		}
+		free(c); /* a publication overtook the copy: again */
+	}
+	return (MEMSTAT_ERROR_DATAERROR);
+}
+
+/* Is pid alive and the process that made h (not a later one with its pid)? */
+static bool
+ms_alive(const struct kms_header *h)
+{
+	pid_t pid = (pid_t)h->kh_pid;
+	char path[64], buf[1024];
+
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+		return (false);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (true);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (true);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return (true);
+	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+		return (false); /* dead, not yet reaped */
+	if (h->kh_proc_start == 0)
+		return (true);
+	for (int field = 2; field < 22 && *p != '\0'; p++)
+		if (*p == ' ')
+			field++;
+	return (strtoull(p, NULL, 10) == h->kh_proc_start);
+}
+
+/* Asks the live owner of h for a snapshot and waits (bounded) for it. */
+static void
+ms_request(struct kms_header *h)
+{
+	uint64_t g = __atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE);
+	struct timespec ts = {0, 1000000};
+
+	__atomic_add_fetch(&h->kh_request, 1, __ATOMIC_RELEASE);
+	(void)syscall(SYS_futex, &h->kh_request, FUTEX_WAKE, 1, NULL, NULL, 0);
+	for (long waited = 0; waited < MS_REQUEST_WAIT_NS; waited += ts.tv_nsec) {
+		if (__atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE) != g)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int
+ms_read_file(struct memory_type_list *list, const char *path, bool refresh)
+{
+	struct stat sb;
+	int fd, error;
+	bool rw = refresh;
+
+	fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0 && rw && errno == EACCES) {
+		rw = false; /* can read, cannot ask: take what is there */
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		list->mtl_error = ms_errno_error(errno);
+		return (-1);
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		list->mtl_error = MEMSTAT_ERROR_DATAERROR;
+		return (-1);
+	}
+	uint64_t flen = (uint64_t)sb.st_size;
+	if (flen < KMS_HEADER_SIZE) {
+		/* Too short for a header: tell "not ours" from "cut short". */
+		char magic[8];
+		ssize_t n = pread(fd, magic, sizeof(magic), 0);
+		close(fd);
+		list->mtl_error = n == (ssize_t)sizeof(magic) &&
+		    memcmp(magic, KMS_MAGIC, 8) == 0 ? MEMSTAT_ERROR_TRUNCATED :
+		    MEMSTAT_ERROR_NOTSTATS;
+		return (-1);
+	}
+	void *p = mmap(NULL, (size_t)flen, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+	    MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		list->mtl_error = ms_errno_error(errno);
+		return (-1);
+	}
+	struct kms_header *h = p;
+	struct kms_area *a = NULL;
+	if ((error = ms_check_header(h, flen)) != 0)
+		goto out;
+	bool alive = ms_alive(h);
+	if (alive && rw)
+		ms_request(h);
+	if ((error = ms_copy_snapshot(h, &a)) != 0)
+		goto out;
+	if (mtl_from_area(list, a) != 0) {
+		error = list->mtl_error;
+		goto out;
+	}
+	struct memstat_kmem *mk = &list->mtl_kmem;
+	mk->mk_pid = h->kh_pid;
+	mk->mk_version = h->kh_version;
+	mk->mk_state = __atomic_load_n(&h->kh_state, __ATOMIC_ACQUIRE);
+	mk->mk_live = alive && mk->mk_state == MEMSTAT_STATE_RUNNING;
+	mk->mk_start_ns = h->kh_start_ns;
+	size_t len = strnlen(h->kh_command, sizeof(h->kh_command));
+	if (len >= sizeof(mk->mk_command))
+		len = sizeof(mk->mk_command) - 1;
+	memcpy(mk->mk_command, h->kh_command, len);
+	mk->mk_command[len] = '\0';
+out:
+	free(a);
+	munmap(p, (size_t)flen);
+	if (error != 0) {
+		list->mtl_error = error;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+memstat_file_all(struct memory_type_list *list, const char *path)
+{
+	if (list == NULL || path == NULL) {
+		if (list != NULL)
+			list->mtl_error = MEMSTAT_ERROR_NOTFOUND;
+		errno = EINVAL;
+		return (-1);
+	}
+	return (ms_read_file(list, path, true));
+}
+
+/*
+ * Finds, among the files pid maps, its statistics file: a file that starts
+ * with the magic and names pid.  0 with the path in out, or an error code.
+ */
+static int
+ms_find_mapped(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[4096 + 128];
+	struct kms_header h;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return (ms_errno_error(errno));
+	int error = MEMSTAT_ERROR_NOTFOUND;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* "start-end perms offset dev inode   path" */
+		char *p = strchr(line, '/');
+		char perms[8];
+		if (p == NULL || sscanf(line, "%*s %7s", perms) != 1 ||
+		    perms[3] != 's')
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = pread(fd, &h, sizeof(h), 0);
+		close(fd);
+		if (n == (ssize_t)sizeof(h) && memcmp(h.kh_magic, KMS_MAGIC, 8) == 0 &&
+		    h.kh_pid == (uint64_t)pid && strlen(p) < len) {
+			snprintf(out, len, "%s", p);
+			error = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return (error);
+}
+
+int
+memstat_pid_all(struct memory_type_list *list, pid_t pid)
+{
+	char path[64];
+
+	if (list == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (pid <= 0) {
+		list->mtl_error = MEMSTAT_ERROR_NOTFOUND;
+		return (-1);
+	}
+	snprintf(path, sizeof(path), "/dev/shm/kmem.%d", (int)pid);
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return (ms_read_file(list, path, true));
+	/* Elsewhere (stats_file=PATH): among the files the process maps. */
+	char found[4096];
+	int error = ms_find_mapped(pid, found, sizeof(found));
+	if (error != 0) {
+		list->mtl_error = error;
+		return (-1);
+	}
+	return (ms_read_file(list, found, true));
+}
+
+int
+memstat_get_kmem(const struct memory_type_list *list, struct memstat_kmem *mk)
+{
+	if (list == NULL || mk == NULL || !list->mtl_have_kmem) {
+		if (mk != NULL)
+			memset(mk, 0, sizeof(*mk));
+		return (-1);
+	}
+	*mk = list->mtl_kmem;
+	return (0);
 }
 
 #define GETTER(name, field)                                                \
@@ -265,30 +583,3 @@ GETTER(failures, mt_failures)
 GETTER(sleeps, mt_sleeps)
 GETTER(pages, mt_pages)
 
-/* ---- other processes and files (the statistics file) -------------------- */
-
-int
-memstat_pid_all(struct memory_type_list *list, pid_t pid)
-{
-	(void)pid;
-	if (list != NULL)
-		list->mtl_error = MEMSTAT_ERROR_NOTFOUND;
-	return (-1);
-}
-
-int
-memstat_file_all(struct memory_type_list *list, const char *path)
-{
-	(void)path;
-	if (list != NULL)
-		list->mtl_error = MEMSTAT_ERROR_NOTFOUND;
-	return (-1);
-}
-
-int
-memstat_get_kmem(const struct memory_type_list *list, struct memstat_kmem *mk)
-{
-	(void)list;
-	memset(mk, 0, sizeof(*mk));
-	return (-1);
-}

@@ -33,6 +33,7 @@ struct uma_zone_stats {
 	uint32_t zs_flags;      /* UMA_ZONE_* flags */
 	bool zs_secondary;      /* made by uma_zsecond_create() */
 	bool zs_internal;       /* one of kmem's own zones */
+	bool zs_keg;            /* items live in slabs (not a cache-only zone) */
 };
 
 void uma_zone_get_stats(uma_zone_t zone, struct uma_zone_stats *st);
