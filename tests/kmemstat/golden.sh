@@ -100,7 +100,7 @@ zones = {z["name"]: z for z in doc["memory-zone-statistics"]["zone"]}
 assert "stale-zone" not in zones
 assert zones["conn"]["limit"] == 10000 and zones["conn"]["fail"] == 42
 assert zones["conn"]["sleep"] == 7 and zones["conn"]["xdomain"] == 0
-assert zones["malloc-16"]["malloc-backed"] and not zones["conn"]["malloc-backed"]
+assert zones["16"]["malloc-backed"] and not zones["conn"]["malloc-backed"]
 total = doc["memory-zone-statistics"]["total"]
 zone_bytes = sum(z["used"] * z["size"] for z in zones.values()
                  if not z["malloc-backed"])

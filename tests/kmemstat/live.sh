@@ -52,8 +52,8 @@ for line in open(sys.argv[1]):
     assert t == [{"type": "kslive", "in-use": 3, "memory-use": 1, "requests": 3,
                   "size": [112], "large": False}], t
     zones = {z["name"]: z for z in doc["memory-zone-statistics"]["zone"]}
-    assert zones["malloc-112"]["malloc-backed"], zones.get("malloc-112")
-    assert zones["malloc-112"]["used"] >= 3
+    assert zones["112"]["malloc-backed"], zones.get("112")
+    assert zones["112"]["used"] >= 3
     m = doc["kmem-map-statistics"]
     assert m["pid"] == int(sys.argv[2]) and m["live"] and m["state"] == "running"
     parts = ("malloc", "large", "zone-used", "zone-cached", "zone-slab-free",

@@ -76,12 +76,12 @@ static const struct kms_record fixture_types[] = {
 };
 
 static const struct kms_record fixture_zones[] = {
-	{.kr_name = "malloc-16", .kr_flags = KMS_REC_MALLOC_BACKED,
+	{.kr_name = "16", .kr_flags = KMS_REC_MALLOC_BACKED,
 	 .kr_size = 16, .kr_rsize = 16, .kr_numallocs = 9000,
 	 .kr_numfrees = 8460, .kr_count = 540, .kr_bytes = 540 * 16,
 	 .kr_free = 100, .kr_free_cache = 60, .kr_free_bucket = 30,
 	 .kr_free_slab = 10, .kr_pages = 3},
-	{.kr_name = "malloc-1536", .kr_flags = KMS_REC_MALLOC_BACKED,
+	{.kr_name = "1536", .kr_flags = KMS_REC_MALLOC_BACKED,
 	 .kr_size = 1536, .kr_rsize = 1536, .kr_numallocs = 99998,
 	 .kr_numfrees = 97952, .kr_count = 2046, .kr_bytes = 2046 * 1536,
 	 .kr_free = 10, .kr_free_cache = 10, .kr_pages = 771},
