@@ -10,7 +10,7 @@
  *              stale one in area 1 that a correct reader never shows
  *   magic      the same with a wrong magic
  *   version    the same with layout version 99
- *   truncated  the first 2048 bytes of the header only
+ *   truncated  the first half of the header only
  *   records    the current area claims more records than an area holds
  *
  * The current snapshot holds malloc types with chosen counts, bytes and
@@ -227,7 +227,9 @@ main(int argc, char **argv)
 	if (fd < 0)
 		die("open", path);
 	if (strcmp(kind, "truncated") == 0) {
-		put(fd, &h, 2048, 0, path);
+		static unsigned char page[KMS_HEADER_SIZE];
+		memcpy(page, &h, sizeof(h));
+		put(fd, page, KMS_HEADER_SIZE / 2, 0, path);
 		close(fd);
 		return (0);
 	}
