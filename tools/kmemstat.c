@@ -66,8 +66,24 @@
 
 #include "kmemstat.h"
 
-/* -t comes from kmemstat_top.c when that file is built in. */
+/*
+ * -t comes from kmemstat_top.c: linked in with the kmemstat_top library
+ * (tools/top.cmake), which defines KMEMSTAT_HAVE_TOP for whoever links it,
+ * or as an object of its own, found through the weak reference.
+ */
+#ifndef KMEMSTAT_HAVE_TOP
 #pragma weak kmemstat_top
+#endif
+
+static bool
+ks_top_built(void)
+{
+#ifdef KMEMSTAT_HAVE_TOP
+	return (true);
+#else
+	return (kmemstat_top != NULL);
+#endif
+}
 
 /* The kmalloc classes, bit c of memstat_get_sizemask() being class c. */
 #define KS_NCLASSES 44
@@ -975,6 +991,32 @@ ks_trend(struct ks_opts *o)
 	return (KS_EXIT_USAGE);
 }
 
+/*
+ * -t: a source that cannot be read fails at once, with one line, before
+ * the view takes the terminal (the view itself retries a sampler that
+ * fails later, showing why on its status line).
+ */
+static int
+ks_top(struct ks_source *src, unsigned interval_ms)
+{
+	struct memory_type_list *list = memstat_mtl_alloc();
+
+	if (list == NULL) {
+		ks_warn("%s: %s", src->ks_label,
+		    memstat_strerror(MEMSTAT_ERROR_NOMEMORY));
+		return (KS_EXIT_READ);
+	}
+	if (ks_sample(list, src) != 0) {
+		ks_warn("%s: %s", src->ks_label,
+		    memstat_strerror(memstat_mtl_geterror(list)));
+		memstat_mtl_free(list);
+		return (KS_EXIT_READ);
+	}
+	memstat_mtl_free(list);
+	return (kmemstat_top(ks_sample, src, interval_ms) == 0 ? KS_EXIT_OK :
+	    KS_EXIT_READ);
+}
+
 /* ---- the command line ---------------------------------------------------- */
 
 enum {
@@ -1113,7 +1155,7 @@ main(int argc, char **argv)
 		return (ks_usage_error("unexpected argument '%s'", argv[optind]));
 
 	/* The modes that are not tables. */
-	if (o.ko_top && kmemstat_top == NULL) {
+	if (o.ko_top && !ks_top_built()) {
 		ks_warn("-t: not built in this kmemstat");
 		return (KS_EXIT_USAGE);
 	}
@@ -1150,7 +1192,7 @@ main(int argc, char **argv)
 		count = 1;
 
 	if (o.ko_top)
-		return (kmemstat_top(ks_sample, &o.ko_src, interval_ms));
+		return (ks_top(&o.ko_src, interval_ms));
 
 	if (o.ko_modes == 0)
 		o.ko_modes = KS_MODE_MALLOC;

@@ -14,8 +14,9 @@
  *     hands it (its callback returns KS_KEEP) as a series and judges or
  *     draws the series when ks_run() returns;
  *   - the full-screen view (-t) calls ks_sample() itself every interval:
- *     kmemstat_top() below, built from kmemstat_top.c when that file is
- *     part of the kmemstat target.
+ *     kmemstat_top() below, from kmemstat_top.c.  Linking the
+ *     kmemstat_top library (tools/top.cmake) into kmemstat builds it in;
+ *     without it, -t says "not built".
  */
 #ifndef KMEMSTAT_H
 #define KMEMSTAT_H
@@ -66,9 +67,9 @@ int ks_run(struct ks_source *src, unsigned interval_ms, long count,
 
 /*
  * -t: the full-screen view.  Calls sample(list, arg) every interval_ms
- * and redraws until the user quits; returns an exit status.  Defined by
- * kmemstat_top.c; kmemstat refers to it weakly, so a build without that
- * file says "-t: not built".
+ * and redraws until the user quits; returns 0, or nonzero after a line on
+ * stderr.  Defined by kmemstat_top.c (kmemstat_top.h); kmemstat refers to
+ * it weakly unless KMEMSTAT_HAVE_TOP says it is linked in.
  */
 int kmemstat_top(int (*sample)(struct memory_type_list *list, void *arg),
     void *arg, unsigned interval_ms);
