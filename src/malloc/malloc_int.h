@@ -8,10 +8,10 @@
  *    320, ... 1024, 1280, ... 57344, 65536).  FreeBSD has 14 classes, the
  *    powers of two and 384; the finer table halves the waste of sizes
  *    spread over 1..4096 (bench/kmalloc.sh measures it) at no cost on the
- *    fast path, which finds the class with one table look-up up to 1024
- *    bytes and one bit count above.  Each class is served by a uma zone
- *    named after its size and
- *    flagged UMA_ZONE_MALLOC (so that totals do not count the bytes both as
+ *    fast path, which finds the zone's cache in the thread's tcache with
+ *    one table look-up by size up to 1024 bytes (km_slotoff) and one bit
+ *    count above.  Each class is served by a uma zone named after its size
+ *    and flagged UMA_ZONE_MALLOC (so that totals do not count the bytes both as
  *    a zone's and as a type's).  Larger requests take whole pages of the
  *    map (class KMC_LARGE); their first page's page-table word points at a
  *    small record {address, pages, requested size, type}.
@@ -45,10 +45,19 @@
  * 3. Statistics
  *
  *    Each thread counts, per type and per size class, allocations and frees
- *    (struct mt_tstats, in a per-thread block that grows with the largest
- *    type index the thread used).  A read sums the blocks of all threads
- *    and what exited threads left in the type's totals; in-use counts and
- *    bytes follow from allocations less frees per class.  Large
+ *    in a per-thread block (struct mt_tblock) that grows with the largest
+ *    type index the thread used: for each class an array of allocations
+ *    by type index and one of frees.  The thread's cache line of each
+ *    kmalloc zone (struct uma_cache, uc_uallocs, uc_ufrees, uc_ucapm1)
+ *    points at that class's two arrays, so the fast paths count with the
+ *    base pointer they already hold for the zone's cache: one load and
+ *    one increment, and "1 <= index <= uc_ucapm1" is the one comparison
+ *    that also says the type is registered and kmalloc set up (a line that
+ *    points nowhere has uc_ucapm1 0).  The slow paths point a thread's
+ *    lines at its block when either is new, and at nothing when the
+ *    thread exits.  A read sums the blocks of all threads and what exited
+ *    threads left in the type's totals; in-use counts and bytes follow
+ *    from allocations less frees per class.  Large
  *    allocations, rare and slow anyway, are counted in the type's atomic
  *    totals with their exact sizes.  The high-water mark is the most bytes
  *    in use that a statistics read or a large allocation has seen.
@@ -74,20 +83,33 @@
 #define MT_MAX 4096         /* malloc types at most (tags are uint16_t) */
 #define MT_NAME_MAX 32      /* bytes of a type name kept, with its NUL */
 
-/* One type's counts in one thread (1 KiB: indexing is a shift). */
-struct mt_tstats {
-	uint64_t ms_allocs[64]; /* allocations, by class (KM_LARGE last) */
-	uint64_t ms_frees[64];  /* frees, by class */
-};
-_Static_assert(KM_NCLASSES + 1 <= 64, "classes fit a struct mt_tstats");
+#define KM_TABMAX 1024     /* sizes the fast path finds by one look-up */
 
-/* A thread's counts, for types 0..mb_cap-1. */
+/*
+ * A thread's counts, for types 0..mb_cap-1: for each class, an array of
+ * allocations by type index, then one of frees (mt_allocs(), mt_frees()).
+ */
 struct mt_tblock {
 	LIST_ENTRY(mt_tblock) mb_link; /* mt_tblocks, under mt_lock */
 	uint32_t mb_cap;               /* types covered */
 	uint32_t mb_bytes;             /* bytes of this block */
-	struct mt_tstats mb_stats[];   /* by type index */
+	uint64_t mb_counts[];          /* 2 * KM_NCLASSES arrays of mb_cap */
 };
+#define MT_TB_WORDS(cap) ((size_t)2 * KM_NCLASSES * (cap))
+
+/* Allocations of class cls in tb, by type index. */
+static inline uint64_t *
+mt_allocs(const struct mt_tblock *tb, int cls)
+{
+	return ((uint64_t *)tb->mb_counts + (size_t)2 * cls * tb->mb_cap);
+}
+
+/* Frees of class cls in tb, by type index. */
+static inline uint64_t *
+mt_frees(const struct mt_tblock *tb, int cls)
+{
+	return ((uint64_t *)tb->mb_counts + ((size_t)2 * cls + 1) * tb->mb_cap);
+}
 
 /* kmem's bookkeeping of one type. */
 struct mt_type {

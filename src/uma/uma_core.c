@@ -845,6 +845,14 @@ tcache_get(void)
 	return (tc);
 }
 
+struct uma_tcache *
+uma_tcache_own(void)
+{
+	struct uma_tcache *tc = uma_tc;
+
+	return (tc != &uma_tcache_empty ? tc : NULL);
+}
+
 /* ---- housekeeping: drain requests and the periodic trim -------------------------- */
 
 static void uma_trim_all(void);
@@ -1220,6 +1228,8 @@ zone_register(struct uma_zone *zone, bool cache)
 	zone->uz_id = cache ? uma_id_alloc(zone) : UMA_SLOT_NONE;
 	zone->uz_cacheoff = (uint32_t)(offsetof(struct uma_tcache, tc_cache) +
 	    zone->uz_id * sizeof(struct uma_cache));
+	if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
+		zone->uz_keg->uk_cacheoff = zone->uz_cacheoff;
 	if (zone->uz_id == UMA_SLOT_NONE)
 		atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_NOCACHE);
 	LIST_INSERT_HEAD(&uma_zones, zone, uz_link);

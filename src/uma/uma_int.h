@@ -200,6 +200,14 @@ struct uma_cache {
 	void **uc_aitems;           /* the alloc bucket's items, or NULL */
 	void **uc_fitems;           /* the free bucket's items, or NULL */
 	uint64_t uc_allocs;         /* allocations this cache served */
+	/*
+	 * Kept for the layer above, on the line its fast paths read anyway
+	 * (kmalloc: this thread's counts of the zone's class, by type index;
+	 * valid for indices 1..uc_ucapm1).  uma never reads them.
+	 */
+	uint64_t *uc_uallocs;       /* allocations, by index */
+	uint64_t *uc_ufrees;        /* frees, by index */
+	uint32_t uc_ucapm1;         /* indices covered, less one; 0: none */
 };
 _Static_assert(sizeof(struct uma_cache) == 64, "a cache is one line");
 
@@ -257,6 +265,8 @@ struct uma_keg {
 	uint32_t uk_metaoff;           /* per-item metadata: offset in header */
 	uint32_t uk_class;             /* the layer above's tag for the keg
 					  (kmalloc: the size class) */
+	uint32_t uk_cacheoff;          /* uz_cacheoff of uk_primary (kmalloc's
+					  free path reads it from here) */
 	uint32_t uk_ptclass;           /* page-table class of its slabs */
 	uint64_t uk_magic;             /* index = (offset * uk_magic) >> 40,
 					  for slabs under 2^18 bytes and items
@@ -414,6 +424,9 @@ uma_cache_of(struct uma_tcache *tc, const struct uma_zone *zone)
 {
 	return ((struct uma_cache *)((char *)tc + zone->uz_cacheoff));
 }
+
+/* The calling thread's tcache, or NULL while it has none of its own. */
+struct uma_tcache *uma_tcache_own(void);
 
 void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
 void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);
