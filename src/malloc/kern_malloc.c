@@ -577,7 +577,6 @@ mt_fast_ok(const struct uma_cache *c, uint32_t idx)
 void *
 kmalloc(size_t size, struct malloc_type *type, int flags)
 {
-	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	size_t slot;
 
 	/*
@@ -595,18 +594,15 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 		return (kmalloc_slow(size, type, flags));
 	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc->tc_cache + slot);
 	uint32_t n = c->uc_acnt;
-	if (KP_UNLIKELY(n == 0 || !mt_fast_ok(c, idx) || (flags & M_ZERO) != 0))
+	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	if (KP_UNLIKELY(n == 0 || (flags & M_ZERO) != 0 || !mt_fast_ok(c, idx)))
 		return (kmalloc_slow(size, type, flags));
 	n--;
 	UMA_STAT_STORE(c->uc_acnt, n);
 	UMA_STAT_INC(c->uc_allocs);
 	void *item = c->uc_aitems[n];
-	/* An item of a kmalloc zone: its page-table word is its slab. */
-	struct uma_slab *slab = KPT_PTR(kmem_pt_get_inmap(item));
-	struct uma_keg *keg = slab->us_keg;
-	uintptr_t off = (uintptr_t)item - (uintptr_t)slab->us_data;
-	((uint16_t *)uma_slab_meta(keg, slab))[(off * keg->uk_magic) >> 40] =
-	    (uint16_t)idx;
+	/* The bucket has the address of the item's tag beside it. */
+	*(uint16_t *)*uma_cache_ameta(c, n) = (uint16_t)idx;
 	if (MT_COUNTING)
 		UMA_STAT_INC(c->uc_uallocs[idx]);
 	return (item);
@@ -648,7 +644,8 @@ kfree_slow(void *addr, struct malloc_type *type)
 		*w.kw_tag = 0;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
-		uma_zfree_fast(km_zones[w.kw_cls], addr, NULL);
+		/* uma's slow path stores the tag's address with the item. */
+		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
 		return;
 	}
 	if (KP_UNLIKELY(w.kw_large->kl_type != idx))
@@ -684,15 +681,18 @@ kfree(void *addr, struct malloc_type *type)
 	struct uma_keg *keg = slab->us_keg;
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
 	uintptr_t i = (off * keg->uk_magic) >> 40;
-	uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
-	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + keg->uk_cacheoff);
-	uint32_t n = c->uc_acnt;
-	if (KP_UNLIKELY(off != i * keg->uk_rsize || *tag != idx ||
-	    n >= c->uc_aentries || !mt_fast_ok(c, idx)))
+	uint16_t *tag = (uint16_t *)slab->us_meta + i;
+	if (KP_UNLIKELY(off != i * keg->uk_rsize || *tag != (uint16_t)idx))
 		return (kfree_slow(addr, type));
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + keg->uk_cacheoff);
+	size_t n = c->uc_acnt, ent = c->uc_aentries;
+	if (KP_UNLIKELY(n >= ent || !mt_fast_ok(c, idx)))
+		return (kfree_slow(addr, type));
+	void **items = c->uc_aitems;
 	*tag = 0;
-	c->uc_aitems[n] = addr;
-	UMA_STAT_STORE(c->uc_acnt, n + 1);
+	items[n] = addr;
+	items[ent + n] = tag;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
 	if (MT_COUNTING)
 		UMA_STAT_INC(c->uc_ufrees[idx]);
 }

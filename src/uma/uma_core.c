@@ -109,6 +109,8 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	memset(slab->us_free, 0xff, w * sizeof(uint64_t));
 	if (keg->uk_ipers % 64 != 0)
 		slab->us_free[w - 1] = (UINT64_C(1) << (keg->uk_ipers % 64)) - 1;
+	slab->us_meta = keg->uk_itemmeta != 0 ? (char *)slab + keg->uk_metaoff :
+	    NULL;
 	if (keg->uk_itemmeta != 0)
 		memset(uma_slab_meta(keg, slab), 0,
 		    (size_t)keg->uk_ipers * keg->uk_itemmeta);
@@ -583,12 +585,46 @@ bucket_zone_for(uint32_t entries)
 	return (z);
 }
 
+/*
+ * The bucket zone for buckets of zone with `entries` entries.  Buckets of
+ * the kmalloc zones carry the metadata address of each item after their
+ * entries (section 3 of uma_int.h), so they come from the next larger
+ * bucket zone.
+ */
+static int
+bucket_zone_of(const struct uma_zone *zone, uint32_t entries)
+{
+	int z = bucket_zone_for(entries);
+
+	return ((zone->uz_flags & UMA_ZONE_MALLOC) ? z + 1 : z);
+}
+
+/* The per-item metadata address of item (kegs with uk_itemmeta). */
+static void *
+item_meta(const struct uma_keg *keg, void *item)
+{
+	struct uma_slab *slab = uma_item_slab(item);
+
+	return ((char *)uma_slab_meta(keg, slab) +
+	    (size_t)uma_slab_index(keg, slab, item) * keg->uk_itemmeta);
+}
+
+/* Stores item as entry n of a bucket of zone's (items[], entries). */
+static inline void
+bucket_store(const struct uma_zone *zone, void **items, uint32_t entries,
+    uint32_t n, void *item)
+{
+	items[n] = item;
+	if (zone->uz_flags & UMA_ZONE_MALLOC)
+		items[entries + n] = item_meta(zone->uz_keg, item);
+}
+
 /* An empty bucket: a spare of the zone's, or a new one. */
 static struct uma_bucket *
 bucket_alloc(struct uma_zone *zone, int flags)
 {
 	struct uma_bucket *b;
-	int z = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
+	int z = bucket_zone_of(zone, UMA_STAT_LOAD(zone->uz_bucket_size));
 
 	kp_mutex_lock(&zone->uz_lock);
 	b = TAILQ_FIRST(&zone->uz_empty);
@@ -604,7 +640,8 @@ bucket_alloc(struct uma_zone *zone, int flags)
 	if (b == NULL)
 		return (NULL);
 	b->ub_cnt = 0;
-	b->ub_entries = uma_bucket_entries[z];
+	b->ub_entries = uma_bucket_entries[(zone->uz_flags & UMA_ZONE_MALLOC) ?
+	    z - 1 : z];
 	b->ub_bzone = (uint32_t)z;
 	return (b);
 }
@@ -984,6 +1021,9 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 				atomic_fetch_add(&zone->uz_fails, 1);
 				return (NULL);
 			}
+			for (int i = 0; i < got; i++)
+				bucket_store(zone, b->ub_bucket, b->ub_entries,
+				    (uint32_t)i, b->ub_bucket[i]);
 			b->ub_cnt = (uint16_t)got;
 		}
 		old = cache_set_alloc(c, b, b->ub_cnt);
@@ -1026,13 +1066,13 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 	for (;;) {
 		uint32_t n = c->uc_acnt;
 		if (n < c->uc_aentries) {
-			c->uc_aitems[n] = item;
+			bucket_store(zone, c->uc_aitems, c->uc_aentries, n, item);
 			UMA_STAT_STORE(c->uc_acnt, n + 1);
 			return;
 		}
 		n = c->uc_fcnt;
 		if (n < c->uc_fentries) {
-			c->uc_fitems[n] = item;
+			bucket_store(zone, c->uc_fitems, c->uc_fentries, n, item);
 			UMA_STAT_STORE(c->uc_fcnt, n + 1);
 			return;
 		}
@@ -1053,7 +1093,7 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 		}
 		b = TAILQ_FIRST(&zone->uz_empty);
 		if (b != NULL && b->ub_bzone >=
-		    (uint32_t)bucket_zone_for(zone->uz_bucket_size)) {
+		    (uint32_t)bucket_zone_of(zone, zone->uz_bucket_size)) {
 			TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
 			zone->uz_nempty--;
 		} else {
@@ -1110,6 +1150,10 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 13;
 	else
 		max = 5;
+	/* Buckets of the kmalloc zones take the next larger bucket zone. */
+	if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
+	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
+		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
 	/* One size below the most; contention on the zone lock grows it. */
 	zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;

@@ -66,6 +66,18 @@
  *    (thread exit, drain), under the thread-cache list lock, so totals never
  *    lose or double-count a thread.
  *
+ *    Buckets of the kmalloc zones (UMA_ZONE_MALLOC) carry more: after
+ *    their ub_entries items, the address of each item's per-item metadata
+ *    in its slab header (entry n's at ub_bucket[ub_entries + n]; such a
+ *    bucket comes from the next larger bucket zone).  uma stores it with
+ *    every item it puts in one of their buckets, and kmalloc's fast paths
+ *    pop and push it with the item, so an allocation writes the item's
+ *    type tag without a page-table look-up.  The address stays good while
+ *    the item is in a bucket: its slab cannot go away meanwhile.  These
+ *    zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
+ *    uz_allocslow holds and uz_freeslow holds at most
+ *    UMA_FREESLOW_NOCACHE (they then use slot 0, which has no room).
+ *
  *    Every thread's struct uma_tcache has UMA_CACHE_ZONES slots; a zone's
  *    slot is at byte offset uz_cacheoff.  Slot 0 is never used by a zone
  *    and stays empty in every tcache: zones without per-thread caching
@@ -238,6 +250,9 @@ struct uma_slab {
 	uint16_t us_freecount;         /* free items */
 	uint16_t us_flags;             /* UMA_SLAB_* */
 	uint32_t us_pad;
+	void *us_meta;                 /* per-item metadata (kegs with
+					  uk_itemmeta: uk_metaoff bytes in),
+					  or NULL */
 	uint64_t us_free[];            /* bit i set: item i is free */
 };
 LIST_HEAD(uma_slablist, uma_slab);
@@ -403,11 +418,22 @@ uma_slab_index(const struct uma_keg *keg, const struct uma_slab *slab,
 	return ((uint32_t)(off / keg->uk_rsize));
 }
 
+/*
+ * For a kmalloc zone's cache: where the metadata address of entry n of
+ * the alloc bucket is kept (section 3).
+ */
+static inline void **
+uma_cache_ameta(struct uma_cache *c, uint32_t n)
+{
+	return (&c->uc_aitems[c->uc_aentries + n]);
+}
+
 /* The per-item metadata array of a slab (kegs with uk_itemmeta). */
 static inline void *
 uma_slab_meta(const struct uma_keg *keg, struct uma_slab *slab)
 {
-	return ((char *)slab + keg->uk_metaoff);
+	(void)keg;
+	return (slab->us_meta);
 }
 
 /*
