@@ -519,7 +519,7 @@ km_bad_tag(const char *fn, const void *addr, const struct malloc_type *type,
 	uint16_t tag = *w->kw_tag;
 	const char *tname = type->ks_shortdesc != NULL ? type->ks_shortdesc : "?";
 
-	if (tag == 0)
+	if (tag == MT_TAG_FREE)
 		kp_fatal("%s: %p (type %s): double free (zone %s)", fn, addr, tname,
 		    w->kw_keg->uk_primary->uz_name);
 	kp_fatal("%s: %p: allocated as type %s, freed as type %s (zone %s)", fn,
@@ -641,7 +641,7 @@ kfree_slow(void *addr, struct malloc_type *type)
 	if (w.kw_tag != NULL) {
 		if (KP_UNLIKELY(*w.kw_tag != idx))
 			km_bad_tag("kfree", addr, type, &w);
-		*w.kw_tag = 0;
+		*w.kw_tag = MT_TAG_FREE;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
 		/* uma's slow path stores the tag's address with the item. */
@@ -684,15 +684,19 @@ kfree(void *addr, struct malloc_type *type)
 	uint16_t *tag = (uint16_t *)slab->us_meta + i;
 	if (KP_UNLIKELY(off != i * keg->uk_rsize || *tag != (uint16_t)idx))
 		return (kfree_slow(addr, type));
+	/*
+	 * The tag matched, so idx is not 0 (no tag is 0): "idx < cap" is all
+	 * there is left to check of it.
+	 */
 	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + keg->uk_cacheoff);
 	size_t n = c->uc_acnt, ent = c->uc_aentries;
-	if (KP_UNLIKELY(n >= ent || !mt_fast_ok(c, idx)))
+	if (KP_UNLIKELY(n >= ent || (MT_COUNTING && idx > c->uc_ucapm1)))
 		return (kfree_slow(addr, type));
 	void **items = c->uc_aitems;
-	*tag = 0;
+	*tag = MT_TAG_FREE;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
 	items[n] = addr;
 	items[ent + n] = tag;
-	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
 	if (MT_COUNTING)
 		UMA_STAT_INC(c->uc_ufrees[idx]);
 }
@@ -732,7 +736,7 @@ kmalloc_usable_size(const void *addr)
 		return (0);
 	km_locate("kmalloc_usable_size", addr, NULL, &w);
 	if (w.kw_tag != NULL) {
-		if (*w.kw_tag == 0)
+		if (*w.kw_tag == MT_TAG_FREE)
 			kp_fatal("kmalloc_usable_size: %p: a free block (zone %s)", addr,
 			    w.kw_keg->uk_primary->uz_name);
 		return (w.kw_keg->uk_rsize);

@@ -24,9 +24,10 @@
  *    type's index out of band, in a uint16_t per item in the slab header
  *    (uma keeps uk_itemmeta bytes per item there, off the item's pages):
  *    kmalloc() writes it, kfree() checks it against the type it is given and
- *    clears it.  So kfree() catches, in one comparison, a free with the
- *    wrong type and a double free (the tag is 0), and the per-type counts
- *    cannot drift.  Through the page table kfree() also catches addresses
+ *    sets it back to MT_TAG_FREE.  So kfree() catches, in one comparison, a
+ *    free with the wrong type and a double free (the tag is MT_TAG_FREE),
+ *    and the per-type counts cannot drift.  No tag is 0, so a match also
+ *    says that the type has an index.  Through the page table kfree() also catches addresses
  *    kmem never gave, interior pointers and frees of pages that are not
  *    kmalloc's; each aborts with one line naming address, zone or type and
  *    fault.
@@ -82,6 +83,11 @@
 #define KM_MAXSMALL 65536   /* largest size served by a zone */
 #define MT_MAX 4096         /* malloc types at most (tags are uint16_t) */
 #define MT_NAME_MAX 32      /* bytes of a type name kept, with its NUL */
+#define MT_TAG_FREE 0xffff  /* the tag of a free item (uma's initial
+			       metadata): neither a type's index nor 0 */
+_Static_assert(MT_MAX <= MT_TAG_FREE, "type indices are never MT_TAG_FREE");
+_Static_assert(MT_TAG_FREE == (UMA_ITEMMETA_INIT << 8 | UMA_ITEMMETA_INIT),
+    "new slabs' tags read MT_TAG_FREE");
 
 #define KM_TABMAX 1024     /* sizes the fast path finds by one look-up */
 

@@ -112,7 +112,7 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	slab->us_meta = keg->uk_itemmeta != 0 ? (char *)slab + keg->uk_metaoff :
 	    NULL;
 	if (keg->uk_itemmeta != 0)
-		memset(uma_slab_meta(keg, slab), 0,
+		memset(uma_slab_meta(keg, slab), UMA_ITEMMETA_INIT,
 		    (size_t)keg->uk_ipers * keg->uk_itemmeta);
 	kmem_pt_set_ptr(mem, keg->uk_ppera, (enum kmem_class)keg->uk_ptclass,
 	    slab);

@@ -275,7 +275,8 @@ struct uma_keg {
 	uint32_t uk_hdrsize;           /* bytes of a slab header */
 	uint32_t uk_hdroff;            /* items start here (inline header) */
 	uint32_t uk_itemmeta;          /* bytes of per-item metadata in the
-					  header (after the bitset), or 0 */
+					  header (after the bitset), or 0;
+					  a new slab's are UMA_ITEMMETA_INIT */
 	int32_t uk_rshift;             /* log2(uk_rsize) if a power of 2, or -1 */
 	uint32_t uk_metaoff;           /* per-item metadata: offset in header */
 	uint32_t uk_class;             /* the layer above's tag for the keg
@@ -353,6 +354,9 @@ struct uma_zone {
 #define UMA_ZFLAG_INTERNAL 0x20000000  /* kmem's own zone */
 #define UMA_ZFLAG_CTORDTOR 0x40000000  /* has a ctor or dtor */
 #define UMA_ZFLAG_CACHE 0x80000000     /* cache-only: no keg (vmem qcache) */
+
+/* Every byte of a new slab's per-item metadata. */
+#define UMA_ITEMMETA_INIT 0xff
 
 /* Flags inside kmem (the public ones are in <kmem/uma.h>). */
 #define UMA_ZONE_MALLOC 0x0010 /* a kmalloc zone: its items are counted by
