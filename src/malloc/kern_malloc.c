@@ -678,17 +678,16 @@ kfree(void *addr, struct malloc_type *type)
 	 * in it falls in an item: the start of it, or an interior pointer.
 	 */
 	struct uma_slab *slab = (struct uma_slab *)e;
-	struct uma_keg *keg = slab->us_keg;
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-	uintptr_t i = (off * keg->uk_magic) >> 40;
+	uintptr_t i = (off * slab->us_magic) >> 40;
 	uint16_t *tag = (uint16_t *)slab->us_meta + i;
-	if (KP_UNLIKELY(off != i * keg->uk_rsize || *tag != (uint16_t)idx))
+	if (KP_UNLIKELY(off != i * slab->us_rsize || *tag != (uint16_t)idx))
 		return (kfree_slow(addr, type));
 	/*
 	 * The tag matched, so idx is not 0 (no tag is 0): "idx < cap" is all
 	 * there is left to check of it.
 	 */
-	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + keg->uk_cacheoff);
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + slab->us_cacheoff);
 	size_t n = c->uc_acnt, ent = c->uc_aentries;
 	if (KP_UNLIKELY(n >= ent || (MT_COUNTING && idx > c->uc_ucapm1)))
 		return (kfree_slow(addr, type));

@@ -111,6 +111,9 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 		slab->us_free[w - 1] = (UINT64_C(1) << (keg->uk_ipers % 64)) - 1;
 	slab->us_meta = keg->uk_itemmeta != 0 ? (char *)slab + keg->uk_metaoff :
 	    NULL;
+	slab->us_magic = keg->uk_magic;
+	slab->us_rsize = keg->uk_rsize;
+	slab->us_cacheoff = keg->uk_cacheoff;
 	if (keg->uk_itemmeta != 0)
 		memset(uma_slab_meta(keg, slab), UMA_ITEMMETA_INIT,
 		    (size_t)keg->uk_ipers * keg->uk_itemmeta);

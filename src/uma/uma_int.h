@@ -253,8 +253,14 @@ struct uma_slab {
 	void *us_meta;                 /* per-item metadata (kegs with
 					  uk_itemmeta: uk_metaoff bytes in),
 					  or NULL */
+	/* The keg's, copied so that kfree() needs no keg (it fills the
+	   header's alignment: sizeof stays 64). */
+	uint64_t us_magic;             /* uk_magic */
+	uint32_t us_rsize;             /* uk_rsize */
+	uint32_t us_cacheoff;          /* uk_cacheoff */
 	uint64_t us_free[];            /* bit i set: item i is free */
 };
+_Static_assert(sizeof(struct uma_slab) == 64, "a slab header's fixed part");
 LIST_HEAD(uma_slablist, uma_slab);
 #define UMA_SLAB_INLINE 0x1 /* header inside the slab's first page */
 
