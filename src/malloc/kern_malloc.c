@@ -336,8 +336,10 @@ km_startup(void)
 		if (km_zones[c] == NULL)
 			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
 		km_zones[c]->uz_keg->uk_class = (uint32_t)c;
-		km_slotoff_cls[c] = (uint16_t)(km_zones[c]->uz_cacheoff -
-		    offsetof(struct uma_tcache, tc_cache));
+		/* The fast path reads these without a lock (0 until now). */
+		__atomic_store_n(&km_slotoff_cls[c],
+		    (uint16_t)(km_zones[c]->uz_cacheoff -
+		    offsetof(struct uma_tcache, tc_cache)), __ATOMIC_RELAXED);
 	}
 	for (size_t s = 0; s <= KM_TABMAX; s++)
 		__atomic_store_n(&km_slotoff[s], km_slotoff_cls[km_class(s)],

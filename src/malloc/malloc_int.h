@@ -27,18 +27,24 @@
  *    sets it back to MT_TAG_FREE.  So kfree() catches, in one comparison, a
  *    free with the wrong type and a double free (the tag is MT_TAG_FREE),
  *    and the per-type counts cannot drift.  No tag is 0, so a match also
- *    says that the type has an index.  Through the page table kfree() also catches addresses
- *    kmem never gave, interior pointers and frees of pages that are not
- *    kmalloc's; each aborts with one line naming address, zone or type and
+ *    says that the type has an index.  Through the page table kfree() also
+ *    catches addresses kmem never gave, interior pointers and frees of
+ *    pages that are not kmalloc's; each aborts with one line naming
+ *    address, zone or type and fault.
+ *
+ *    The common kmalloc() and kfree() are leaf functions that tail-call
+ *    their slow paths.  kmalloc() pops an item from the thread's cache of
+ *    the zone and writes the tag through the address the bucket keeps
+ *    beside the item (uma_int.h, section 3): no page-table look-up.
+ *    kfree() makes one page-table look-up (class KPT_MSLAB says "a block
+ *    of a kmalloc zone"), finds the item's index by a reciprocal
+ *    multiplication with the slab header's copy of the keg's magic
+ *    (kmalloc slabs have no waste, so any address falls in an item),
+ *    makes one comparison for "start of the item" and one for "tagged
+ *    with this type", and pushes the item and its tag's address on the
+ *    cache; anything else goes to kfree_slow(), which finds and names the
  *    fault.
- *
- *    The common kfree() is inline: one page-table lookup (class KPT_MSLAB
- *    says "a block of a kmalloc zone"), the item's index by a reciprocal
- *    multiplication (kmalloc slabs have no waste, so any address falls in
- *    an item), one comparison for "start of the item" and one for "tagged
- *    with this type"; anything else goes to kfree_slow(), which finds and
- *    names the fault.
- *
+
  *    A type that still holds memory when it unregisters keeps its index
  *    (items tagged with it must never match a new type); indices of types
  *    that hold nothing are reused.
