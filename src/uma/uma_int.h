@@ -99,7 +99,9 @@
  *    an overflow of an item cannot reach them.
  *
  *        slab pages:  | item 0 | item 1 | ... | item n-1 | waste |
- *        header:      { keg, data, freecount, links, free bitset[] }
+ *        header:      { keg, data, freecount, links, metadata pointer,
+ *                       keg's magic, rsize and cache offset (copies),
+ *                       free bitset[], per-item metadata[] }
  *
  *    kmem's own zones (buckets, slab headers, zone structures) keep the
  *    header inline at the start of the first page; their items are kmem's
