@@ -23,9 +23,11 @@ static uint8_t km_small[65];
 /*
  * The fast path's class look-up: for each size 0..KM_TABMAX, the byte
  * offset of its zone's cache from the first slot of a tcache (0, the slot
- * that stays empty, until kmalloc is set up); km_slotoff_cls[] by class.
+ * that stays empty, until kmalloc is set up); above, by 256-byte steps
+ * (every class boundary there is a multiple of 256), and by class.
  */
 static uint16_t km_slotoff[KM_TABMAX + 1];
+static uint16_t km_slotoff256[KM_MAXSMALL / 256 + 1];
 static uint16_t km_slotoff_cls[KM_NCLASSES];
 _Static_assert(UMA_CACHE_ZONES * sizeof(struct uma_cache) <= 65536,
     "slot offsets fit 16 bits");
@@ -344,6 +346,13 @@ km_startup(void)
 	for (size_t s = 0; s <= KM_TABMAX; s++)
 		__atomic_store_n(&km_slotoff[s], km_slotoff_cls[km_class(s)],
 		    __ATOMIC_RELAXED);
+	for (int c = 0; c < KM_NCLASSES; c++)
+		if (km_sizes[c] > KM_TABMAX && km_sizes[c] % 256 != 0)
+			kp_fatal("kmalloc: class %u is not a multiple of 256",
+			    km_sizes[c]);
+	for (size_t s = KM_TABMAX + 256; s <= KM_MAXSMALL; s += 256)
+		__atomic_store_n(&km_slotoff256[s / 256],
+		    km_slotoff_cls[km_class(s)], __ATOMIC_RELAXED);
 	km_large_zone = uma_zcreate_internal("kmalloc large",
 	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET, 0);
 	if (km_large_zone == NULL)
@@ -590,7 +599,7 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	if (KP_LIKELY(size <= KM_TABMAX))
 		slot = __atomic_load_n(&km_slotoff[size], __ATOMIC_RELAXED);
 	else if (size <= KM_MAXSMALL)
-		slot = __atomic_load_n(&km_slotoff_cls[km_class(size)],
+		slot = __atomic_load_n(&km_slotoff256[(size + 255) / 256],
 		    __ATOMIC_RELAXED);
 	else
 		return (kmalloc_slow(size, type, flags));

@@ -9,8 +9,8 @@
  *    powers of two and 384; the finer table halves the waste of sizes
  *    spread over 1..4096 (bench/kmalloc.sh measures it) at no cost on the
  *    fast path, which finds the zone's cache in the thread's tcache with
- *    one table look-up by size up to 1024 bytes (km_slotoff) and one bit
- *    count above.  Each class is served by a uma zone named after its size
+ *    one table look-up: by size up to 1024 bytes, by 256-byte steps above
+ *    (every class boundary there is a multiple of 256).  Each class is served by a uma zone named after its size
  *    and flagged UMA_ZONE_MALLOC (so that totals do not count the bytes both as
  *    a zone's and as a type's).  Larger requests take whole pages of the
  *    map (class KMC_LARGE); their first page's page-table word points at a
