@@ -1132,7 +1132,8 @@ zone_init_common(struct uma_zone *zone, const char *name, size_t size,
 	zone->uz_dtor = dtor;
 	zone->uz_flags = flags;
 	zone->uz_allocslow = ctor != NULL ? ~0u : (uint32_t)M_ZERO;
-	zone->uz_freeslow = dtor != NULL ? UMA_FREESLOW_DTOR : 0;
+	zone->uz_freeslow = (dtor != NULL ? UMA_FREESLOW_DTOR : 0) |
+	    ((flags & UMA_ZONE_MALLOC) ? UMA_FREESLOW_META : 0);
 	zone->uz_primary = zone;
 }
 

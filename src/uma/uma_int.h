@@ -75,8 +75,10 @@
  *    type tag without a page-table look-up.  The address stays good while
  *    the item is in a bucket: its slab cannot go away meanwhile.  These
  *    zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
- *    uz_allocslow holds and uz_freeslow holds at most
- *    UMA_FREESLOW_NOCACHE (they then use slot 0, which has no room).
+ *    uz_allocslow holds, and their uz_freeslow holds UMA_FREESLOW_META
+ *    (uma's own inline free, which does not store the address, takes the
+ *    slow path) and at most UMA_FREESLOW_NOCACHE besides (they then use
+ *    slot 0, which has no room): kfree's fast path need not read it.
  *
  *    Every thread's struct uma_tcache has UMA_CACHE_ZONES slots; a zone's
  *    slot is at byte offset uz_cacheoff.  Slot 0 is never used by a zone
@@ -373,6 +375,9 @@ struct uma_zone {
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
 #define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
+#define UMA_FREESLOW_META 0x8     /* a kmalloc zone: uma_zfree_fast() does
+				     not store the item's metadata address,
+				     uma_zfree_slow() does (section 3) */
 
 extern __thread struct uma_tcache *uma_tc
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
