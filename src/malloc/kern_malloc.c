@@ -690,9 +690,10 @@ kfree(void *addr, struct malloc_type *type)
 	 */
 	struct uma_slab *slab = (struct uma_slab *)e;
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-	uintptr_t i = (off * slab->us_magic) >> 40;
+	uintptr_t i;
+	bool start = uma_slab_mindex(slab, off, &i);
 	uint16_t *tag = (uint16_t *)slab->us_meta + i;
-	if (KP_UNLIKELY(off != i * slab->us_rsize || *tag != (uint16_t)idx))
+	if (KP_UNLIKELY(!start || *tag != (uint16_t)idx))
 		return (kfree_slow(addr, type));
 	/*
 	 * The tag matched, so idx is not 0 (no tag is 0): "idx < cap" is all

@@ -363,7 +363,15 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8 + (size_t)best_ipers * keg->uk_itemmeta);
 	keg->uk_rshift = (rsize & (rsize - 1)) == 0 ? __builtin_ctz(rsize) : -1;
-	keg->uk_magic = ((UINT64_C(1) << 40) / rsize) + 1;
+	keg->uk_magic = ((UINT64_C(1) << UMA_MAGIC_SHIFT) / rsize) + 1;
+	if (keg->uk_flags & UMA_ZONE_MALLOC) {
+		uint64_t e = (uint64_t)rsize * keg->uk_magic -
+		    (UINT64_C(1) << UMA_MAGIC_SHIFT);
+		if ((uint64_t)best_ipers * e >= keg->uk_magic)
+			kp_fatal("uma: kmalloc size %u: %u items per slab are too "
+			    "many for the index by multiplication", rsize,
+			    best_ipers);
+	}
 	keg->uk_metaoff = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8);
 	if (inline_hdr) {

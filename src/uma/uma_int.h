@@ -294,9 +294,9 @@ struct uma_keg {
 	uint32_t uk_cacheoff;          /* uz_cacheoff of uk_primary (kmalloc's
 					  free path reads it from here) */
 	uint32_t uk_ptclass;           /* page-table class of its slabs */
-	uint64_t uk_magic;             /* index = (offset * uk_magic) >> 40,
-					  for slabs under 2^18 bytes and items
-					  under 2^22 bytes (kmalloc zones) */
+	uint64_t uk_magic;             /* kmalloc kegs: index = (offset *
+					  uk_magic) >> UMA_MAGIC_SHIFT (see
+					  uma_slab_mindex()) */
 	bool uk_inline;                /* header inside the slab */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
@@ -443,6 +443,38 @@ static inline void **
 uma_cache_ameta(struct uma_cache *c, uint32_t n)
 {
 	return (&c->uc_aitems[c->uc_aentries + n]);
+}
+
+/*
+ * The kmalloc slabs' index by multiplication.  With uk_magic = 2^32 /
+ * rsize + 1 (rounded down, plus one) and e = rsize * uk_magic - 2^32
+ * (1..rsize), offset i * rsize + r times uk_magic is i * 2^32 + i * e +
+ * r * uk_magic: the high half is the index, and the low half is below
+ * uk_magic exactly when r is 0, as long as ipers * e < uk_magic keeps it
+ * from wrapping.  That holds for every kmalloc slab with 4 KiB pages
+ * (keg_layout() checks it), so where the page size is fixed at 4 KiB one
+ * multiplication gives the index and the "start of an item" test;
+ * elsewhere the shift is 40 and the start is checked by multiplying back.
+ */
+#ifdef KMEM_PAGE_SHIFT_FIXED
+#define UMA_MAGIC_SHIFT 32
+#else
+#define UMA_MAGIC_SHIFT 40
+#endif
+
+/*
+ * The index of the item at byte offset off of a kmalloc slab (no waste:
+ * any offset is in an item); true if off is the item's start.
+ */
+static inline bool
+uma_slab_mindex(const struct uma_slab *slab, uintptr_t off, uintptr_t *i)
+{
+	uint64_t p = off * slab->us_magic;
+
+	*i = p >> UMA_MAGIC_SHIFT;
+	if (UMA_MAGIC_SHIFT == 32)
+		return ((uint32_t)p < (uint32_t)slab->us_magic);
+	return (off == *i * slab->us_rsize);
 }
 
 /* The per-item metadata array of a slab (kegs with uk_itemmeta). */
