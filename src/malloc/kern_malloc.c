@@ -707,7 +707,7 @@ kfree(void *addr, struct malloc_type *type)
 	*tag = MT_TAG_FREE;
 	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
 	items[n] = addr;
-	items[ent + n] = tag;
+	items[UMA_BUCKET_METAOFF + n] = tag;
 	if (MT_COUNTING)
 		UMA_STAT_INC(c->uc_ufrees[idx]);
 }

@@ -597,17 +597,20 @@ bucket_zone_for(uint32_t entries)
 }
 
 /*
- * The bucket zone for buckets of zone with `entries` entries.  Buckets of
- * the kmalloc zones carry the metadata address of each item after their
- * entries (section 3 of uma_int.h), so they come from the next larger
- * bucket zone.
+ * Buckets of the kmalloc zones keep the metadata address of entry n at
+ * ub_bucket[UMA_BUCKET_METAOFF + n] (section 3 of uma_int.h), so they all
+ * come from the largest bucket zone, whatever their entries.
  */
-static int
-bucket_zone_of(const struct uma_zone *zone, uint32_t entries)
-{
-	int z = bucket_zone_for(entries);
+_Static_assert(UMA_BUCKET_METAOFF >= 125 &&
+    UMA_BUCKET_METAOFF + 125 <= 253, "kmalloc buckets: 125 entries at most, "
+    "with their metadata addresses, in a bucket of the largest zone");
 
-	return ((zone->uz_flags & UMA_ZONE_MALLOC) ? z + 1 : z);
+/* The entries of the buckets zone wants now. */
+static uint32_t
+bucket_want(const struct uma_zone *zone)
+{
+	return (uma_bucket_entries[bucket_zone_for(
+	    UMA_STAT_LOAD(zone->uz_bucket_size))]);
 }
 
 /* The per-item metadata address of item (kegs with uk_itemmeta). */
@@ -620,14 +623,14 @@ item_meta(const struct uma_keg *keg, void *item)
 	    (size_t)uma_slab_index(keg, slab, item) * keg->uk_itemmeta);
 }
 
-/* Stores item as entry n of a bucket of zone's (items[], entries). */
+/* Stores item as entry n of a bucket of zone's (its items[]). */
 static inline void
-bucket_store(const struct uma_zone *zone, void **items, uint32_t entries,
-    uint32_t n, void *item)
+bucket_store(const struct uma_zone *zone, void **items, uint32_t n,
+    void *item)
 {
 	items[n] = item;
 	if (zone->uz_flags & UMA_ZONE_MALLOC)
-		items[entries + n] = item_meta(zone->uz_keg, item);
+		items[UMA_BUCKET_METAOFF + n] = item_meta(zone->uz_keg, item);
 }
 
 /* An empty bucket: a spare of the zone's, or a new one. */
@@ -635,11 +638,12 @@ static struct uma_bucket *
 bucket_alloc(struct uma_zone *zone, int flags)
 {
 	struct uma_bucket *b;
-	int z = bucket_zone_of(zone, UMA_STAT_LOAD(zone->uz_bucket_size));
+	int want = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
+	int z = (zone->uz_flags & UMA_ZONE_MALLOC) ? UMA_NBUCKETZONES - 1 : want;
 
 	kp_mutex_lock(&zone->uz_lock);
 	b = TAILQ_FIRST(&zone->uz_empty);
-	if (b != NULL && b->ub_bzone >= (uint32_t)z) {
+	if (b != NULL && b->ub_entries >= uma_bucket_entries[want]) {
 		TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
 		zone->uz_nempty--;
 		kp_mutex_unlock(&zone->uz_lock);
@@ -651,8 +655,7 @@ bucket_alloc(struct uma_zone *zone, int flags)
 	if (b == NULL)
 		return (NULL);
 	b->ub_cnt = 0;
-	b->ub_entries = uma_bucket_entries[(zone->uz_flags & UMA_ZONE_MALLOC) ?
-	    z - 1 : z];
+	b->ub_entries = uma_bucket_entries[want];
 	b->ub_bzone = (uint32_t)z;
 	return (b);
 }
@@ -1033,8 +1036,8 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 				return (NULL);
 			}
 			for (int i = 0; i < got; i++)
-				bucket_store(zone, b->ub_bucket, b->ub_entries,
-				    (uint32_t)i, b->ub_bucket[i]);
+				bucket_store(zone, b->ub_bucket, (uint32_t)i,
+				    b->ub_bucket[i]);
 			b->ub_cnt = (uint16_t)got;
 		}
 		old = cache_set_alloc(c, b, b->ub_cnt);
@@ -1077,13 +1080,13 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 	for (;;) {
 		uint32_t n = c->uc_acnt;
 		if (n < c->uc_aentries) {
-			bucket_store(zone, c->uc_aitems, c->uc_aentries, n, item);
+			bucket_store(zone, c->uc_aitems, n, item);
 			UMA_STAT_STORE(c->uc_acnt, n + 1);
 			return;
 		}
 		n = c->uc_fcnt;
 		if (n < c->uc_fentries) {
-			bucket_store(zone, c->uc_fitems, c->uc_fentries, n, item);
+			bucket_store(zone, c->uc_fitems, n, item);
 			UMA_STAT_STORE(c->uc_fcnt, n + 1);
 			return;
 		}
@@ -1103,8 +1106,7 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 			old = NULL;
 		}
 		b = TAILQ_FIRST(&zone->uz_empty);
-		if (b != NULL && b->ub_bzone >=
-		    (uint32_t)bucket_zone_of(zone, zone->uz_bucket_size)) {
+		if (b != NULL && b->ub_entries >= bucket_want(zone)) {
 			TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
 			zone->uz_nempty--;
 		} else {
@@ -1162,7 +1164,8 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 13;
 	else
 		max = 5;
-	/* Buckets of the kmalloc zones take the next larger bucket zone. */
+	/* Buckets of the kmalloc zones keep their metadata addresses after
+	   UMA_BUCKET_METAOFF entries. */
 	if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
 	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
 		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];

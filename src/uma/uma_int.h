@@ -66,10 +66,11 @@
  *    (thread exit, drain), under the thread-cache list lock, so totals never
  *    lose or double-count a thread.
  *
- *    Buckets of the kmalloc zones (UMA_ZONE_MALLOC) carry more: after
- *    their ub_entries items, the address of each item's per-item metadata
- *    in its slab header (entry n's at ub_bucket[ub_entries + n]; such a
- *    bucket comes from the next larger bucket zone).  uma stores it with
+ *    Buckets of the kmalloc zones (UMA_ZONE_MALLOC) carry more: the
+ *    address of each item's per-item metadata in its slab header, entry
+ *    n's at ub_bucket[UMA_BUCKET_METAOFF + n], a fixed offset that the
+ *    fast paths reach with no arithmetic (such buckets hold at most 125
+ *    items and all come from the largest bucket zone).  uma stores it with
  *    every item it puts in one of their buckets, and kmalloc's fast paths
  *    pop and push it with the item, so an allocation writes the item's
  *    type tag without a page-table look-up.  The address stays good while
@@ -199,6 +200,8 @@ struct uma_bucket {
 TAILQ_HEAD(uma_bucketlist, uma_bucket);
 
 #define UMA_BUCKET_HDR 24
+#define UMA_BUCKET_METAOFF 128 /* kmalloc zones: where the metadata
+				  addresses start (section 3) */
 _Static_assert(sizeof(struct uma_bucket) == UMA_BUCKET_HDR, "bucket header");
 
 /* ---- per-thread caches ------------------------------------------------- */
@@ -442,7 +445,7 @@ uma_slab_index(const struct uma_keg *keg, const struct uma_slab *slab,
 static inline void **
 uma_cache_ameta(struct uma_cache *c, uint32_t n)
 {
-	return (&c->uc_aitems[c->uc_aentries + n]);
+	return (&c->uc_aitems[UMA_BUCKET_METAOFF + n]);
 }
 
 /*
