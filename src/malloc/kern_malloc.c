@@ -604,7 +604,7 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	else
 		return (kmalloc_slow(size, type, flags));
 	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc->tc_cache + slot);
-	uint32_t n = c->uc_acnt;
+	size_t n = c->uc_acnt;
 	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	if (KP_UNLIKELY(n == 0 || (flags & M_ZERO) != 0 || !mt_fast_ok(c, idx)))
 		return (kmalloc_slow(size, type, flags));

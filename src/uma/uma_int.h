@@ -443,7 +443,7 @@ uma_slab_index(const struct uma_keg *keg, const struct uma_slab *slab,
  * the alloc bucket is kept (section 3).
  */
 static inline void **
-uma_cache_ameta(struct uma_cache *c, uint32_t n)
+uma_cache_ameta(struct uma_cache *c, size_t n)
 {
 	return (&c->uc_aitems[UMA_BUCKET_METAOFF + n]);
 }
