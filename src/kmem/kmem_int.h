@@ -151,9 +151,6 @@ struct kmem_map {
 	size_t km_pagesize;           /* page size */
 	unsigned km_pageshift;        /* log2(page size) */
 	_Atomic(uintptr_t) *km_pt;    /* page table, one word per page */
-	uintptr_t km_ptbias;          /* km_pt less (km_base >> km_pageshift)
-					 words: the word of addr is at
-					 km_ptbias + (addr >> shift) * 8 */
 	size_t km_ptbytes;            /* bytes of the page table */
 	struct kmem_region km_map;    /* the whole map */
 	struct kmem_region km_meta;   /* metadata, in chunks of the map */
@@ -239,9 +236,8 @@ kmem_pt_get_inmap(const void *addr)
 {
 	const struct kmem_map *km = &kmem_map_store;
 
-	return (atomic_load_explicit((_Atomic(uintptr_t) *)(km->km_ptbias +
-	    ((uintptr_t)addr >> KMEM_PT_SHIFT(km)) * sizeof(uintptr_t)),
-	    memory_order_relaxed));
+	return (atomic_load_explicit(&km->km_pt[((uintptr_t)addr - km->km_base) >>
+	    KMEM_PT_SHIFT(km)], memory_order_relaxed));
 }
 
 static inline bool

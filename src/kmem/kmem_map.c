@@ -668,7 +668,6 @@ kmem_setup(void)
 		return (ENOMEM);
 	}
 	km->km_pt = (_Atomic(uintptr_t) *)pta;
-	km->km_ptbias = pta - (km->km_base >> km->km_pageshift) * sizeof(uintptr_t);
 	km->km_ptbytes = ptbytes;
 	kmem_pt_set_run((void *)pta, ptbytes / ps, KMC_META);
 	atomic_fetch_add(&km->km_class_bytes[KMC_META], ptbytes);
