@@ -152,12 +152,27 @@ kms_collect(struct kms_area *a, uint32_t cap)
 		uint64_t items = f.kf_malloc + f.kf_zone_used + f.kf_zone_cached;
 		k->kk_size = kf.kf_size;
 		k->kk_pagesize = kf.kf_pagesize;
-		k->kk_malloc = f.kf_malloc;
 		k->kk_large = kf.kf_class[KMC_LARGE];
+		/*
+		 * Zones and the map are read a moment apart: when the items
+		 * counted exceed the slab pages, the items give way, so that the
+		 * figures still add up to the map's size.
+		 */
+		if (items > slab) {
+			uint64_t over = items - slab;
+			uint64_t cut = over < f.kf_zone_cached ? over : f.kf_zone_cached;
+			f.kf_zone_cached -= cut;
+			over -= cut;
+			cut = over < f.kf_zone_used ? over : f.kf_zone_used;
+			f.kf_zone_used -= cut;
+			over -= cut;
+			f.kf_malloc -= over < f.kf_malloc ? over : f.kf_malloc;
+			items = slab;
+		}
+		k->kk_malloc = f.kf_malloc;
 		k->kk_zone_used = f.kf_zone_used;
 		k->kk_zone_cached = f.kf_zone_cached;
-		/* Counted a moment apart: never let the rest go negative. */
-		k->kk_zone_slabfree = slab > items ? slab - items : 0;
+		k->kk_zone_slabfree = slab - items;
 		k->kk_direct = kf.kf_class[KMC_DIRECT];
 		k->kk_submaps = kf.kf_class[KMC_SUBMAP];
 		k->kk_meta = kf.kf_class[KMC_META];
