@@ -205,6 +205,18 @@ kmem_ready(void)
 
 /* ---- page table ---------------------------------------------------------- */
 
+/*
+ * log2 of the page size, which indexes the page table.  Where the
+ * architecture fixes the page size (x86: 4 KiB; set-up checks it) it is a
+ * constant, and a look-up loads no shift.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define KMEM_PAGE_SHIFT_FIXED 12
+#define KMEM_PT_SHIFT(km) ((void)(km), KMEM_PAGE_SHIFT_FIXED)
+#else
+#define KMEM_PT_SHIFT(km) ((km)->km_pageshift)
+#endif
+
 /* The page table word of the page holding addr; 0 outside the map. */
 static inline uintptr_t
 kmem_pt_get(const void *addr)
@@ -214,7 +226,7 @@ kmem_pt_get(const void *addr)
 
 	if (KP_UNLIKELY(off >= km->km_size))
 		return (0);
-	return (atomic_load_explicit(&km->km_pt[off >> km->km_pageshift],
+	return (atomic_load_explicit(&km->km_pt[off >> KMEM_PT_SHIFT(km)],
 	    memory_order_relaxed));
 }
 
@@ -225,7 +237,7 @@ kmem_pt_get_inmap(const void *addr)
 	const struct kmem_map *km = &kmem_map_store;
 
 	return (atomic_load_explicit(&km->km_pt[((uintptr_t)addr - km->km_base) >>
-	    km->km_pageshift], memory_order_relaxed));
+	    KMEM_PT_SHIFT(km)], memory_order_relaxed));
 }
 
 static inline bool

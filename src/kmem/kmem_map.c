@@ -637,6 +637,11 @@ kmem_setup(void)
 	km->km_size = size;
 	km->km_pagesize = ps;
 	km->km_pageshift = (unsigned)__builtin_ctzl(ps);
+#ifdef KMEM_PAGE_SHIFT_FIXED
+	if (km->km_pageshift != KMEM_PAGE_SHIFT_FIXED)
+		kp_fatal("kmem: page size %zu, but this architecture has %u-byte "
+		    "pages", ps, 1u << KMEM_PAGE_SHIFT_FIXED);
+#endif
 	kp_cond_init(&km->km_wait_cv);
 
 	vmem_t *vm = vmem_init(&kmem_arena_storage, "kmem_map",

@@ -57,9 +57,17 @@ kmem_get_figures(struct kmem_figures *f)
 	f->kf_pagesize = km->km_pagesize;
 	for (int c = 1; c < KMC_NCLASSES; c++)
 		f->kf_class[c] = atomic_load(&km->km_class_bytes[c]);
+	/*
+	 * Free is what the owners leave, so that the figures add up to the
+	 * map's size even while other threads allocate (the arena's own free
+	 * figure is read at another moment than the counters).
+	 */
+	uint64_t owned = 0;
+	for (int c = 1; c < KMC_NCLASSES; c++)
+		owned += f->kf_class[c];
 	vmem_get_stats(km->km_map.kr_arena, &st);
-	f->kf_free = st.vs_size - st.vs_inuse;
-	f->kf_maxfree = st.vs_maxfree;
+	f->kf_free = owned < f->kf_size ? f->kf_size - owned : 0;
+	f->kf_maxfree = st.vs_maxfree < f->kf_free ? st.vs_maxfree : f->kf_free;
 	f->kf_nfree = st.vs_nfree;
 	f->kf_failures = atomic_load(&km->km_map.kr_nfailures);
 	f->kf_waits = atomic_load(&km->km_map.kr_nwaits);

@@ -20,6 +20,17 @@ static const uint32_t km_sizes[KM_NCLASSES] = {16, 32, 48, 64, 80, 96, 112,
     65536};
 /* Class of sizes 0..1024, by (size + 15) / 16. */
 static uint8_t km_small[65];
+/*
+ * The fast path's class look-up: for each size 0..KM_TABMAX, the byte
+ * offset of its zone's cache from the first slot of a tcache (0, the slot
+ * that stays empty, until kmalloc is set up); above, by 256-byte steps
+ * (every class boundary there is a multiple of 256), and by class.
+ */
+static uint16_t km_slotoff[KM_TABMAX + 1];
+static uint16_t km_slotoff256[KM_MAXSMALL / 256 + 1];
+static uint16_t km_slotoff_cls[KM_NCLASSES];
+_Static_assert(UMA_CACHE_ZONES * sizeof(struct uma_cache) <= 65536,
+    "slot offsets fit 16 bits");
 
 static uma_zone_t km_zones[KM_NCLASSES];
 static uma_zone_t km_large_zone; /* struct km_large records */
@@ -35,7 +46,7 @@ km_class_size(int cls)
 static inline int
 km_class(size_t size)
 {
-	if (KP_LIKELY(size <= 1024))
+	if (KP_LIKELY(size <= KM_TABMAX))
 		return (km_small[(size + 15) >> 4]);
 	/*
 	 * 1025 .. 65536: four classes per doubling.  With 2^lg < size <=
@@ -44,6 +55,16 @@ km_class(size_t size)
 	int lg = 63 - __builtin_clzll((unsigned long long)(size - 1));
 	return (20 + (lg - 10) * 4 + (int)(((size - 1) >> (lg - 2)) & 3));
 }
+
+/*
+ * The benchmark build KMEM_BENCH_NO_TYPE_STATS leaves the counting out, to
+ * measure its cost; no product build does.
+ */
+#ifdef KMEM_BENCH_NO_TYPE_STATS
+#define MT_COUNTING 0
+#else
+#define MT_COUNTING 1
+#endif
 
 /* ---- types ------------------------------------------------------------------ */
 
@@ -54,8 +75,7 @@ static uint32_t mt_hint = 1; /* where to look for a free index */
 
 /*
  * Thread blocks of counts.  The empty block covers type 0 only, which is no
- * type: "1 <= idx < mb_cap" is then one unsigned comparison on the fast
- * paths, (idx - 1) < (mb_cap - 1), false for threads without a block.
+ * type: threads without a block count nothing on the fast paths.
  */
 static const struct mt_tblock mt_tb_empty = {.mb_cap = 1};
 static __thread struct mt_tblock *mt_tb __attribute__((tls_model("initial-exec"))) =
@@ -137,10 +157,9 @@ malloc_type_unregister(struct malloc_type *type)
 		LIST_FOREACH(tb, &mt_tblocks, mb_link) {
 			if (idx >= tb->mb_cap)
 				continue;
-			struct mt_tstats *s = &tb->mb_stats[idx];
-			for (int c = 0; c <= KM_NCLASSES; c++) {
-				UMA_STAT_STORE(s->ms_allocs[c], 0);
-				UMA_STAT_STORE(s->ms_frees[c], 0);
+			for (int c = 0; c < KM_NCLASSES; c++) {
+				UMA_STAT_STORE(mt_allocs(tb, c)[idx], 0);
+				UMA_STAT_STORE(mt_frees(tb, c)[idx], 0);
 			}
 		}
 		mt->mt_index = 0;
@@ -160,15 +179,54 @@ malloc_type_unregister(struct malloc_type *type)
 static void
 mt_fold(struct mt_tblock *tb)
 {
-	for (uint32_t i = 1; i < tb->mb_cap; i++) {
-		struct mt_tstats *s = &tb->mb_stats[i];
-		for (int c = 0; c <= KM_NCLASSES; c++) {
-			if (s->ms_allocs[c] != 0)
-				atomic_fetch_add(&mt_table[i].mt_allocs[c], s->ms_allocs[c]);
-			if (s->ms_frees[c] != 0)
-				atomic_fetch_add(&mt_table[i].mt_frees[c], s->ms_frees[c]);
+	for (int c = 0; c < KM_NCLASSES; c++) {
+		const uint64_t *a = mt_allocs(tb, c), *f = mt_frees(tb, c);
+		for (uint32_t i = 1; i < tb->mb_cap; i++) {
+			if (a[i] != 0)
+				atomic_fetch_add(&mt_table[i].mt_allocs[c], a[i]);
+			if (f[i] != 0)
+				atomic_fetch_add(&mt_table[i].mt_frees[c], f[i]);
 		}
 	}
+}
+
+/*
+ * Points the calling thread's cache lines of the kmalloc zones at the
+ * counts of tb, or at nothing (tb NULL): the fast paths count through
+ * them.  Only the owner thread reads or writes its lines.
+ */
+static void
+mt_tb_install(struct mt_tblock *tb)
+{
+	struct uma_tcache *tc = uma_tcache_own();
+
+	if (tc == NULL || !atomic_load_explicit(&km_ready, memory_order_acquire))
+		return;
+	for (int c = 0; c < KM_NCLASSES; c++) {
+		if (km_zones[c]->uz_id == UMA_SLOT_NONE)
+			continue; /* slot 0 stays empty */
+		struct uma_cache *uc = uma_cache_of(tc, km_zones[c]);
+		uc->uc_uallocs = tb != NULL ? mt_allocs(tb, c) : NULL;
+		uc->uc_ufrees = tb != NULL ? mt_frees(tb, c) : NULL;
+		uc->uc_ucapm1 = tb != NULL ? tb->mb_cap - 1 : 0;
+	}
+}
+
+/*
+ * After a slow path: if the thread has a block and a tcache whose line for
+ * class cls does not point at the block yet (a new tcache, a new block),
+ * installs it.
+ */
+static inline void
+mt_tb_sync(int cls)
+{
+	struct mt_tblock *tb = mt_tb;
+	struct uma_tcache *tc;
+
+	if (!MT_COUNTING || tb == &mt_tb_empty || (tc = uma_tcache_own()) == NULL)
+		return;
+	if (uma_cache_of(tc, km_zones[cls])->uc_ucapm1 != tb->mb_cap - 1)
+		mt_tb_install(tb);
 }
 
 static void
@@ -180,6 +238,7 @@ mt_tb_destroy(void *arg)
 	if (tb == NULL || tb == &mt_tb_empty)
 		return;
 	mt_tb_exited = true;
+	mt_tb_install(NULL);
 	mt_tb = (struct mt_tblock *)&mt_tb_empty;
 	kp_mutex_lock(&mt_lock);
 	mt_fold(tb);
@@ -204,7 +263,7 @@ mt_tb_grow(uint32_t idx)
 		return (false);
 	while (cap <= idx)
 		cap *= 2;
-	bytes = sizeof(*tb) + (size_t)cap * sizeof(struct mt_tstats);
+	bytes = sizeof(*tb) + MT_TB_WORDS(cap) * sizeof(uint64_t);
 	tb = kmem_region_alloc(kmem_meta_arena(), bytes, M_NOWAIT, KMC_META,
 	    "kmalloc statistics");
 	if (tb == NULL)
@@ -213,13 +272,19 @@ mt_tb_grow(uint32_t idx)
 	tb->mb_bytes = (uint32_t)bytes;
 	kp_mutex_lock(&mt_lock);
 	if (old != &mt_tb_empty) {
-		memcpy(tb->mb_stats, old->mb_stats,
-		    (size_t)old->mb_cap * sizeof(struct mt_tstats));
+		for (int c = 0; c < KM_NCLASSES; c++) {
+			memcpy(mt_allocs(tb, c), mt_allocs(old, c),
+			    old->mb_cap * sizeof(uint64_t));
+			memcpy(mt_frees(tb, c), mt_frees(old, c),
+			    old->mb_cap * sizeof(uint64_t));
+		}
 		LIST_REMOVE(old, mb_link);
 	}
 	LIST_INSERT_HEAD(&mt_tblocks, tb, mb_link);
 	mt_tb = tb;
 	kp_mutex_unlock(&mt_lock);
+	if (MT_COUNTING)
+		mt_tb_install(tb);
 	/* The key must name the block the thread has now, for its exit. */
 	pthread_setspecific(mt_tb_key, tb);
 	if (old != &mt_tb_empty)
@@ -227,26 +292,16 @@ mt_tb_grow(uint32_t idx)
 	return (true);
 }
 
-/*
- * The benchmark build KMEM_BENCH_NO_TYPE_STATS leaves the counting out, to
- * measure its cost; no product build does.
- */
-#ifdef KMEM_BENCH_NO_TYPE_STATS
-#define MT_COUNTING 0
-#else
-#define MT_COUNTING 1
-#endif
-
-/* Counts where the thread block cannot (slow path). */
+/* Counts where the fast paths cannot (slow path). */
 static void
 mt_count_slow(uint32_t idx, int cls, bool alloc)
 {
 	if (idx < mt_tb->mb_cap || mt_tb_grow(idx)) {
-		struct mt_tstats *s = &mt_tb->mb_stats[idx];
 		if (alloc)
-			UMA_STAT_INC(s->ms_allocs[cls]);
+			UMA_STAT_INC(mt_allocs(mt_tb, cls)[idx]);
 		else
-			UMA_STAT_INC(s->ms_frees[cls]);
+			UMA_STAT_INC(mt_frees(mt_tb, cls)[idx]);
+		mt_tb_sync(cls);
 		return;
 	}
 	if (alloc)
@@ -283,7 +338,21 @@ km_startup(void)
 		if (km_zones[c] == NULL)
 			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
 		km_zones[c]->uz_keg->uk_class = (uint32_t)c;
+		/* The fast path reads these without a lock (0 until now). */
+		__atomic_store_n(&km_slotoff_cls[c],
+		    (uint16_t)(km_zones[c]->uz_cacheoff -
+		    offsetof(struct uma_tcache, tc_cache)), __ATOMIC_RELAXED);
 	}
+	for (size_t s = 0; s <= KM_TABMAX; s++)
+		__atomic_store_n(&km_slotoff[s], km_slotoff_cls[km_class(s)],
+		    __ATOMIC_RELAXED);
+	for (int c = 0; c < KM_NCLASSES; c++)
+		if (km_sizes[c] > KM_TABMAX && km_sizes[c] % 256 != 0)
+			kp_fatal("kmalloc: class %u is not a multiple of 256",
+			    km_sizes[c]);
+	for (size_t s = KM_TABMAX + 256; s <= KM_MAXSMALL; s += 256)
+		__atomic_store_n(&km_slotoff256[s / 256],
+		    km_slotoff_cls[km_class(s)], __ATOMIC_RELAXED);
 	km_large_zone = uma_zcreate_internal("kmalloc large",
 	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET, 0);
 	if (km_large_zone == NULL)
@@ -461,7 +530,7 @@ km_bad_tag(const char *fn, const void *addr, const struct malloc_type *type,
 	uint16_t tag = *w->kw_tag;
 	const char *tname = type->ks_shortdesc != NULL ? type->ks_shortdesc : "?";
 
-	if (tag == 0)
+	if (tag == MT_TAG_FREE)
 		kp_fatal("%s: %p (type %s): double free (zone %s)", fn, addr, tname,
 		    w->kw_keg->uk_primary->uz_name);
 	kp_fatal("%s: %p: allocated as type %s, freed as type %s (zone %s)", fn,
@@ -500,42 +569,53 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	    (uint16_t)idx;
 	if (MT_COUNTING)
 		mt_count_slow(idx, cls, true);
-	else if (idx >= mt_tb->mb_cap)
-		(void)mt_tb_grow(idx); /* the fast paths need the block */
 	return (item);
+}
+
+/*
+ * The fast paths' test of the type: an index this thread's line of the
+ * zone counts (so a registered type, and kmalloc is set up), or with the
+ * counting compiled out any registered type.
+ */
+static inline bool
+mt_fast_ok(const struct uma_cache *c, uint32_t idx)
+{
+	if (MT_COUNTING)
+		return (idx - 1 < c->uc_ucapm1);
+	return (idx != 0);
 }
 
 void *
 kmalloc(size_t size, struct malloc_type *type, int flags)
 {
-	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
-	struct mt_tblock *tb = mt_tb;
+	size_t slot;
 
 	/*
 	 * Inline: sizes of the kmalloc zones, a type this thread counts already
-	 * (so kmalloc is set up), an item in the zone's cache.  Everything else, and
-	 * every failure, is kmalloc_slow()'s.
+	 * (so kmalloc is set up), an item in the zone's cache, no M_ZERO (the
+	 * kmalloc zones have no ctor: M_ZERO is all their uz_allocslow holds).
+	 * Everything else, and every failure, is kmalloc_slow()'s.
 	 */
-	if (KP_UNLIKELY(size > KM_MAXSMALL || idx - 1 >= tb->mb_cap - 1))
+	if (KP_LIKELY(size <= KM_TABMAX))
+		slot = __atomic_load_n(&km_slotoff[size], __ATOMIC_RELAXED);
+	else if (size <= KM_MAXSMALL)
+		slot = __atomic_load_n(&km_slotoff256[(size + 255) / 256],
+		    __ATOMIC_RELAXED);
+	else
 		return (kmalloc_slow(size, type, flags));
-	int cls = km_class(size);
-	uma_zone_t zone = km_zones[cls];
-	struct uma_cache *c = uma_cache_of(uma_tc, zone);
-	uint32_t n = c->uc_acnt;
-	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc->tc_cache + slot);
+	size_t n = c->uc_acnt;
+	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	if (KP_UNLIKELY(n == 0 || (flags & M_ZERO) != 0 || !mt_fast_ok(c, idx)))
 		return (kmalloc_slow(size, type, flags));
 	n--;
 	UMA_STAT_STORE(c->uc_acnt, n);
 	UMA_STAT_INC(c->uc_allocs);
 	void *item = c->uc_aitems[n];
-	/* An item of a kmalloc zone: its page-table word is its slab. */
-	struct uma_slab *slab = KPT_PTR(kmem_pt_get_inmap(item));
-	struct uma_keg *keg = slab->us_keg;
-	uintptr_t off = (uintptr_t)item - (uintptr_t)slab->us_data;
-	((uint16_t *)uma_slab_meta(keg, slab))[(off * keg->uk_magic) >> 40] =
-	    (uint16_t)idx;
+	/* The bucket has the address of the item's tag beside it. */
+	*(uint16_t *)*uma_cache_ameta(c, n) = (uint16_t)idx;
 	if (MT_COUNTING)
-		UMA_STAT_INC(tb->mb_stats[idx].ms_allocs[cls]);
+		UMA_STAT_INC(c->uc_uallocs[idx]);
 	return (item);
 }
 
@@ -572,10 +652,11 @@ kfree_slow(void *addr, struct malloc_type *type)
 	if (w.kw_tag != NULL) {
 		if (KP_UNLIKELY(*w.kw_tag != idx))
 			km_bad_tag("kfree", addr, type, &w);
-		*w.kw_tag = 0;
+		*w.kw_tag = MT_TAG_FREE;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
-		uma_zfree_fast(km_zones[w.kw_cls], addr, NULL);
+		/* uma's slow path stores the tag's address with the item. */
+		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
 		return;
 	}
 	if (KP_UNLIKELY(w.kw_large->kl_type != idx))
@@ -590,32 +671,45 @@ void
 kfree(void *addr, struct malloc_type *type)
 {
 	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
-	struct mt_tblock *tb = mt_tb;
-	uintptr_t e = kmem_pt_get(addr); /* 0 for NULL and foreign pointers */
+	/* 0 for NULL and foreign pointers; a kmalloc slab's less its class. */
+	uintptr_t e = kmem_pt_get(addr) - KPT_MSLAB;
 
 	/*
 	 * Inline: a block of a kmalloc zone, at the start of an item, tagged
 	 * with this type (so not free), of a type this thread counts, going
 	 * to a cache with room.  Anything else -- NULL, large blocks, and
-	 * every fault -- is kfree_slow()'s.
+	 * every fault -- is kfree_slow()'s.  The kmalloc zones have no dtor,
+	 * limit or reserve, so their uz_freeslow never asks for the slow path
+	 * (a zone without a cache slot has slot 0, which has no room).
 	 */
-	if (KP_UNLIKELY(KPT_CLASS(e) != KPT_MSLAB || idx - 1 >= tb->mb_cap - 1))
+	if (KP_UNLIKELY((e & (((uintptr_t)1 << KPT_SHIFT) - 1)) != 0))
 		return (kfree_slow(addr, type));
 	/*
 	 * A kmalloc slab has no waste (uma lays them out so), so any address
 	 * in it falls in an item: the start of it, or an interior pointer.
 	 */
-	struct uma_slab *slab = KPT_PTR(e);
-	struct uma_keg *keg = slab->us_keg;
+	struct uma_slab *slab = (struct uma_slab *)e;
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-	uintptr_t i = (off * keg->uk_magic) >> 40;
-	uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
-	if (KP_UNLIKELY(off != i * keg->uk_rsize || *tag != idx))
+	uintptr_t i;
+	bool start = uma_slab_mindex(slab, off, &i);
+	uint16_t *tag = (uint16_t *)slab->us_meta + i;
+	if (KP_UNLIKELY(!start || *tag != (uint16_t)idx))
 		return (kfree_slow(addr, type));
-	*tag = 0;
+	/*
+	 * The tag matched, so idx is not 0 (no tag is 0): "idx < cap" is all
+	 * there is left to check of it.
+	 */
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + slab->us_cacheoff);
+	size_t n = c->uc_acnt, ent = c->uc_aentries;
+	if (KP_UNLIKELY(n >= ent || (MT_COUNTING && idx > c->uc_ucapm1)))
+		return (kfree_slow(addr, type));
+	void **items = c->uc_aitems;
+	*tag = MT_TAG_FREE;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
+	items[n] = addr;
+	items[UMA_BUCKET_METAOFF + n] = tag;
 	if (MT_COUNTING)
-		UMA_STAT_INC(tb->mb_stats[idx].ms_frees[keg->uk_class]);
-	uma_zfree_fast_nonnull(keg->uk_primary, addr);
+		UMA_STAT_INC(c->uc_ufrees[idx]);
 }
 
 void
@@ -653,7 +747,7 @@ kmalloc_usable_size(const void *addr)
 		return (0);
 	km_locate("kmalloc_usable_size", addr, NULL, &w);
 	if (w.kw_tag != NULL) {
-		if (*w.kw_tag == 0)
+		if (*w.kw_tag == MT_TAG_FREE)
 			kp_fatal("kmalloc_usable_size: %p: a free block (zone %s)", addr,
 			    w.kw_keg->uk_primary->uz_name);
 		return (w.kw_keg->uk_rsize);
@@ -743,10 +837,9 @@ mt_read(const struct mt_type *mt, struct mt_stats *st)
 	LIST_FOREACH(tb, &mt_tblocks, mb_link) {
 		if (idx >= tb->mb_cap)
 			continue;
-		const struct mt_tstats *s = &tb->mb_stats[idx];
-		for (int c = 0; c <= KM_NCLASSES; c++) {
-			a[c] += UMA_STAT_LOAD(s->ms_allocs[c]);
-			f[c] += UMA_STAT_LOAD(s->ms_frees[c]);
+		for (int c = 0; c < KM_NCLASSES; c++) {
+			a[c] += UMA_STAT_LOAD(mt_allocs(tb, c)[idx]);
+			f[c] += UMA_STAT_LOAD(mt_frees(tb, c)[idx]);
 		}
 	}
 	for (int c = 0; c <= KM_NCLASSES; c++) {

@@ -8,10 +8,10 @@
  *    320, ... 1024, 1280, ... 57344, 65536).  FreeBSD has 14 classes, the
  *    powers of two and 384; the finer table halves the waste of sizes
  *    spread over 1..4096 (bench/kmalloc.sh measures it) at no cost on the
- *    fast path, which finds the class with one table look-up up to 1024
- *    bytes and one bit count above.  Each class is served by a uma zone
- *    named after its size and
- *    flagged UMA_ZONE_MALLOC (so that totals do not count the bytes both as
+ *    fast path, which finds the zone's cache in the thread's tcache with
+ *    one table look-up: by size up to 1024 bytes, by 256-byte steps above
+ *    (every class boundary there is a multiple of 256).  Each class is served by a uma zone named after its size
+ *    and flagged UMA_ZONE_MALLOC (so that totals do not count the bytes both as
  *    a zone's and as a type's).  Larger requests take whole pages of the
  *    map (class KMC_LARGE); their first page's page-table word points at a
  *    small record {address, pages, requested size, type}.
@@ -24,20 +24,27 @@
  *    type's index out of band, in a uint16_t per item in the slab header
  *    (uma keeps uk_itemmeta bytes per item there, off the item's pages):
  *    kmalloc() writes it, kfree() checks it against the type it is given and
- *    clears it.  So kfree() catches, in one comparison, a free with the
- *    wrong type and a double free (the tag is 0), and the per-type counts
- *    cannot drift.  Through the page table kfree() also catches addresses
- *    kmem never gave, interior pointers and frees of pages that are not
- *    kmalloc's; each aborts with one line naming address, zone or type and
+ *    sets it back to MT_TAG_FREE.  So kfree() catches, in one comparison, a
+ *    free with the wrong type and a double free (the tag is MT_TAG_FREE),
+ *    and the per-type counts cannot drift.  No tag is 0, so a match also
+ *    says that the type has an index.  Through the page table kfree() also
+ *    catches addresses kmem never gave, interior pointers and frees of
+ *    pages that are not kmalloc's; each aborts with one line naming
+ *    address, zone or type and fault.
+ *
+ *    The common kmalloc() and kfree() are leaf functions that tail-call
+ *    their slow paths.  kmalloc() pops an item from the thread's cache of
+ *    the zone and writes the tag through the address the bucket keeps
+ *    beside the item (uma_int.h, section 3): no page-table look-up.
+ *    kfree() makes one page-table look-up (class KPT_MSLAB says "a block
+ *    of a kmalloc zone"), finds the item's index by a reciprocal
+ *    multiplication with the slab header's copy of the keg's magic
+ *    (kmalloc slabs have no waste, so any address falls in an item),
+ *    makes one comparison for "start of the item" and one for "tagged
+ *    with this type", and pushes the item and its tag's address on the
+ *    cache; anything else goes to kfree_slow(), which finds and names the
  *    fault.
- *
- *    The common kfree() is inline: one page-table lookup (class KPT_MSLAB
- *    says "a block of a kmalloc zone"), the item's index by a reciprocal
- *    multiplication (kmalloc slabs have no waste, so any address falls in
- *    an item), one comparison for "start of the item" and one for "tagged
- *    with this type"; anything else goes to kfree_slow(), which finds and
- *    names the fault.
- *
+
  *    A type that still holds memory when it unregisters keeps its index
  *    (items tagged with it must never match a new type); indices of types
  *    that hold nothing are reused.
@@ -45,10 +52,19 @@
  * 3. Statistics
  *
  *    Each thread counts, per type and per size class, allocations and frees
- *    (struct mt_tstats, in a per-thread block that grows with the largest
- *    type index the thread used).  A read sums the blocks of all threads
- *    and what exited threads left in the type's totals; in-use counts and
- *    bytes follow from allocations less frees per class.  Large
+ *    in a per-thread block (struct mt_tblock) that grows with the largest
+ *    type index the thread used: for each class an array of allocations
+ *    by type index and one of frees.  The thread's cache line of each
+ *    kmalloc zone (struct uma_cache, uc_uallocs, uc_ufrees, uc_ucapm1)
+ *    points at that class's two arrays, so the fast paths count with the
+ *    base pointer they already hold for the zone's cache: one load and
+ *    one increment, and "1 <= index <= uc_ucapm1" is the one comparison
+ *    that also says the type is registered and kmalloc set up (a line that
+ *    points nowhere has uc_ucapm1 0).  The slow paths point a thread's
+ *    lines at its block when either is new, and at nothing when the
+ *    thread exits.  A read sums the blocks of all threads and what exited
+ *    threads left in the type's totals; in-use counts and bytes follow
+ *    from allocations less frees per class.  Large
  *    allocations, rare and slow anyway, are counted in the type's atomic
  *    totals with their exact sizes.  The high-water mark is the most bytes
  *    in use that a statistics read or a large allocation has seen.
@@ -73,21 +89,39 @@
 #define KM_MAXSMALL 65536   /* largest size served by a zone */
 #define MT_MAX 4096         /* malloc types at most (tags are uint16_t) */
 #define MT_NAME_MAX 32      /* bytes of a type name kept, with its NUL */
+#define MT_TAG_FREE 0xffff  /* the tag of a free item (uma's initial
+			       metadata): neither a type's index nor 0 */
+_Static_assert(MT_MAX <= MT_TAG_FREE, "type indices are never MT_TAG_FREE");
+_Static_assert(MT_TAG_FREE == (UMA_ITEMMETA_INIT << 8 | UMA_ITEMMETA_INIT),
+    "new slabs' tags read MT_TAG_FREE");
 
-/* One type's counts in one thread (1 KiB: indexing is a shift). */
-struct mt_tstats {
-	uint64_t ms_allocs[64]; /* allocations, by class (KM_LARGE last) */
-	uint64_t ms_frees[64];  /* frees, by class */
-};
-_Static_assert(KM_NCLASSES + 1 <= 64, "classes fit a struct mt_tstats");
+#define KM_TABMAX 1024     /* sizes the fast path finds by one look-up */
 
-/* A thread's counts, for types 0..mb_cap-1. */
+/*
+ * A thread's counts, for types 0..mb_cap-1: for each class, an array of
+ * allocations by type index, then one of frees (mt_allocs(), mt_frees()).
+ */
 struct mt_tblock {
 	LIST_ENTRY(mt_tblock) mb_link; /* mt_tblocks, under mt_lock */
 	uint32_t mb_cap;               /* types covered */
 	uint32_t mb_bytes;             /* bytes of this block */
-	struct mt_tstats mb_stats[];   /* by type index */
+	uint64_t mb_counts[];          /* 2 * KM_NCLASSES arrays of mb_cap */
 };
+#define MT_TB_WORDS(cap) ((size_t)2 * KM_NCLASSES * (cap))
+
+/* Allocations of class cls in tb, by type index. */
+static inline uint64_t *
+mt_allocs(const struct mt_tblock *tb, int cls)
+{
+	return ((uint64_t *)tb->mb_counts + (size_t)2 * cls * tb->mb_cap);
+}
+
+/* Frees of class cls in tb, by type index. */
+static inline uint64_t *
+mt_frees(const struct mt_tblock *tb, int cls)
+{
+	return ((uint64_t *)tb->mb_counts + ((size_t)2 * cls + 1) * tb->mb_cap);
+}
 
 /* kmem's bookkeeping of one type. */
 struct mt_type {

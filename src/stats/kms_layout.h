@@ -142,6 +142,16 @@ struct kms_header {
 	uint64_t kh_reserved[16];
 };
 
+/* The offsets docs/STATSFILE.md gives readers written elsewhere. */
+_Static_assert(__builtin_offsetof(struct kms_header, kh_pid) == 56, "header");
+_Static_assert(__builtin_offsetof(struct kms_header, kh_state) == 152, "header");
+_Static_assert(__builtin_offsetof(struct kms_header, kh_generation) == 160,
+    "header");
+_Static_assert(__builtin_offsetof(struct kms_header, kh_request) == 168, "header");
+_Static_assert(sizeof(struct kms_header) <= KMS_HEADER_SIZE, "header");
+_Static_assert(__builtin_offsetof(struct kms_area, ka_kmem) == 64, "area");
+_Static_assert(__builtin_offsetof(struct kms_record, kr_failures) == 144, "record");
+
 #define KMS_AREA_BYTES \
 	(sizeof(struct kms_area) + (uint64_t)KMS_MAX_RECORDS * sizeof(struct kms_record))
 

@@ -152,12 +152,27 @@ kms_collect(struct kms_area *a, uint32_t cap)
 		uint64_t items = f.kf_malloc + f.kf_zone_used + f.kf_zone_cached;
 		k->kk_size = kf.kf_size;
 		k->kk_pagesize = kf.kf_pagesize;
-		k->kk_malloc = f.kf_malloc;
 		k->kk_large = kf.kf_class[KMC_LARGE];
+		/*
+		 * Zones and the map are read a moment apart: when the items
+		 * counted exceed the slab pages, the items give way, so that the
+		 * figures still add up to the map's size.
+		 */
+		if (items > slab) {
+			uint64_t over = items - slab;
+			uint64_t cut = over < f.kf_zone_cached ? over : f.kf_zone_cached;
+			f.kf_zone_cached -= cut;
+			over -= cut;
+			cut = over < f.kf_zone_used ? over : f.kf_zone_used;
+			f.kf_zone_used -= cut;
+			over -= cut;
+			f.kf_malloc -= over < f.kf_malloc ? over : f.kf_malloc;
+			items = slab;
+		}
+		k->kk_malloc = f.kf_malloc;
 		k->kk_zone_used = f.kf_zone_used;
 		k->kk_zone_cached = f.kf_zone_cached;
-		/* Counted a moment apart: never let the rest go negative. */
-		k->kk_zone_slabfree = slab > items ? slab - items : 0;
+		k->kk_zone_slabfree = slab - items;
 		k->kk_direct = kf.kf_class[KMC_DIRECT];
 		k->kk_submaps = kf.kf_class[KMC_SUBMAP];
 		k->kk_meta = kf.kf_class[KMC_META];
@@ -222,7 +237,7 @@ kms_publish(struct kms_header *h)
  * into place, so that a reader never finds it without a snapshot.
  */
 static int
-kms_create(void)
+kms_create(bool collect)
 {
 	uint32_t pid = kp_process_id();
 	size_t len = KMS_HEADER_SIZE + 2 * kms_area_stride();
@@ -256,7 +271,15 @@ kms_create(void)
 	h->kh_interval_ms = (uint32_t)kopt.stats_interval;
 	__atomic_store_n(&h->kh_state, atomic_load(&ks_fatal) ? KMS_STATE_FATAL :
 	    KMS_STATE_RUNNING, __ATOMIC_RELEASE);
-	kms_publish(h);
+	if (collect) {
+		kms_publish(h);
+	} else {
+		/* An empty first snapshot: the thread publishes a full one next. */
+		struct kms_area *a = (struct kms_area *)((char *)h + h->kh_area_off[1]);
+		a->ka_generation = 1;
+		a->ka_time_ns = kp_realtime_ns();
+		__atomic_store_n(&h->kh_generation, 1, __ATOMIC_RELEASE);
+	}
 	if ((error = kp_rename(tmp, ks.ks_path)) != 0) {
 		(void)kp_unlink(tmp);
 		kp_file_unmap(p, len);
@@ -286,7 +309,7 @@ kms_thread(void *arg)
 		kms_nap(kopt.stats_interval * 1000000u);
 	kp_mutex_lock(&ks.ks_lock);
 	if (ks.ks_hdr == NULL) {
-		int error = kms_create();
+		int error = kms_create(true);
 		if (error != 0) {
 			if (!ks.ks_failed)
 				kp_log("statistics file %s: %s (kmemstat cannot see this "
@@ -298,6 +321,8 @@ kms_thread(void *arg)
 		}
 	}
 	struct kms_header *h = ks.ks_hdr;
+	if (!atomic_load(&ks_is_child))
+		kms_publish(h); /* the file was made with an empty snapshot */
 	kp_mutex_unlock(&ks.ks_lock);
 	for (;;) {
 		uint32_t req = __atomic_load_n(&h->kh_request, __ATOMIC_ACQUIRE);
@@ -370,7 +395,22 @@ kms_start(void)
 		return;
 	kp_set_fatal_hook(kms_on_fatal);
 	kp_atfork_child_hook(kms_on_fork_child);
-	int error = kp_thread_start("kmem-stats", kms_thread, NULL);
+	/*
+	 * The file exists once the first allocation returns (kmemstat -p can
+	 * find a process at once); the thread fills it.  kms_start may run
+	 * under locks of the layers above, so the snapshot is not taken here.
+	 */
+	kp_mutex_lock(&ks.ks_lock);
+	int error = kms_create(false);
+	if (error != 0) {
+		kp_log("statistics file %s: %s (kmemstat cannot see this process; "
+		    "stats_file=PATH names another)", ks.ks_path, strerror(error));
+		ks.ks_failed = true;
+		kp_mutex_unlock(&ks.ks_lock);
+		return;
+	}
+	kp_mutex_unlock(&ks.ks_lock);
+	error = kp_thread_start("kmem-stats", kms_thread, NULL);
 	if (error != 0) {
 		kp_log("statistics: cannot start the publishing thread: %s",
 		    strerror(error));

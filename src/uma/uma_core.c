@@ -109,8 +109,13 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	memset(slab->us_free, 0xff, w * sizeof(uint64_t));
 	if (keg->uk_ipers % 64 != 0)
 		slab->us_free[w - 1] = (UINT64_C(1) << (keg->uk_ipers % 64)) - 1;
+	slab->us_meta = keg->uk_itemmeta != 0 ? (char *)slab + keg->uk_metaoff :
+	    NULL;
+	slab->us_magic = keg->uk_magic;
+	slab->us_rsize = keg->uk_rsize;
+	slab->us_cacheoff = keg->uk_cacheoff;
 	if (keg->uk_itemmeta != 0)
-		memset(uma_slab_meta(keg, slab), 0,
+		memset(uma_slab_meta(keg, slab), UMA_ITEMMETA_INIT,
 		    (size_t)keg->uk_ipers * keg->uk_itemmeta);
 	kmem_pt_set_ptr(mem, keg->uk_ppera, (enum kmem_class)keg->uk_ptclass,
 	    slab);
@@ -358,7 +363,15 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8 + (size_t)best_ipers * keg->uk_itemmeta);
 	keg->uk_rshift = (rsize & (rsize - 1)) == 0 ? __builtin_ctz(rsize) : -1;
-	keg->uk_magic = ((UINT64_C(1) << 40) / rsize) + 1;
+	keg->uk_magic = ((UINT64_C(1) << UMA_MAGIC_SHIFT) / rsize) + 1;
+	if (keg->uk_flags & UMA_ZONE_MALLOC) {
+		uint64_t e = (uint64_t)rsize * keg->uk_magic -
+		    (UINT64_C(1) << UMA_MAGIC_SHIFT);
+		if ((uint64_t)best_ipers * e >= keg->uk_magic)
+			kp_fatal("uma: kmalloc size %u: %u items per slab are too "
+			    "many for the index by multiplication", rsize,
+			    best_ipers);
+	}
 	keg->uk_metaoff = (uint32_t)(sizeof(struct uma_slab) +
 	    ((best_ipers + 63) / 64) * 8);
 	if (inline_hdr) {
@@ -583,16 +596,54 @@ bucket_zone_for(uint32_t entries)
 	return (z);
 }
 
+/*
+ * Buckets of the kmalloc zones keep the metadata address of entry n at
+ * ub_bucket[UMA_BUCKET_METAOFF + n] (section 3 of uma_int.h), so they all
+ * come from the largest bucket zone, whatever their entries.
+ */
+_Static_assert(UMA_BUCKET_METAOFF >= 125 &&
+    UMA_BUCKET_METAOFF + 125 <= 253, "kmalloc buckets: 125 entries at most, "
+    "with their metadata addresses, in a bucket of the largest zone");
+
+/* The entries of the buckets zone wants now. */
+static uint32_t
+bucket_want(const struct uma_zone *zone)
+{
+	return (uma_bucket_entries[bucket_zone_for(
+	    UMA_STAT_LOAD(zone->uz_bucket_size))]);
+}
+
+/* The per-item metadata address of item (kegs with uk_itemmeta). */
+static void *
+item_meta(const struct uma_keg *keg, void *item)
+{
+	struct uma_slab *slab = uma_item_slab(item);
+
+	return ((char *)uma_slab_meta(keg, slab) +
+	    (size_t)uma_slab_index(keg, slab, item) * keg->uk_itemmeta);
+}
+
+/* Stores item as entry n of a bucket of zone's (its items[]). */
+static inline void
+bucket_store(const struct uma_zone *zone, void **items, uint32_t n,
+    void *item)
+{
+	items[n] = item;
+	if (zone->uz_flags & UMA_ZONE_MALLOC)
+		items[UMA_BUCKET_METAOFF + n] = item_meta(zone->uz_keg, item);
+}
+
 /* An empty bucket: a spare of the zone's, or a new one. */
 static struct uma_bucket *
 bucket_alloc(struct uma_zone *zone, int flags)
 {
 	struct uma_bucket *b;
-	int z = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
+	int want = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
+	int z = (zone->uz_flags & UMA_ZONE_MALLOC) ? UMA_NBUCKETZONES - 1 : want;
 
 	kp_mutex_lock(&zone->uz_lock);
 	b = TAILQ_FIRST(&zone->uz_empty);
-	if (b != NULL && b->ub_bzone >= (uint32_t)z) {
+	if (b != NULL && b->ub_entries >= uma_bucket_entries[want]) {
 		TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
 		zone->uz_nempty--;
 		kp_mutex_unlock(&zone->uz_lock);
@@ -604,7 +655,7 @@ bucket_alloc(struct uma_zone *zone, int flags)
 	if (b == NULL)
 		return (NULL);
 	b->ub_cnt = 0;
-	b->ub_entries = uma_bucket_entries[z];
+	b->ub_entries = uma_bucket_entries[want];
 	b->ub_bzone = (uint32_t)z;
 	return (b);
 }
@@ -845,6 +896,14 @@ tcache_get(void)
 	return (tc);
 }
 
+struct uma_tcache *
+uma_tcache_own(void)
+{
+	struct uma_tcache *tc = uma_tc;
+
+	return (tc != &uma_tcache_empty ? tc : NULL);
+}
+
 /* ---- housekeeping: drain requests and the periodic trim -------------------------- */
 
 static void uma_trim_all(void);
@@ -976,6 +1035,9 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 				atomic_fetch_add(&zone->uz_fails, 1);
 				return (NULL);
 			}
+			for (int i = 0; i < got; i++)
+				bucket_store(zone, b->ub_bucket, (uint32_t)i,
+				    b->ub_bucket[i]);
 			b->ub_cnt = (uint16_t)got;
 		}
 		old = cache_set_alloc(c, b, b->ub_cnt);
@@ -1018,13 +1080,13 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 	for (;;) {
 		uint32_t n = c->uc_acnt;
 		if (n < c->uc_aentries) {
-			c->uc_aitems[n] = item;
+			bucket_store(zone, c->uc_aitems, n, item);
 			UMA_STAT_STORE(c->uc_acnt, n + 1);
 			return;
 		}
 		n = c->uc_fcnt;
 		if (n < c->uc_fentries) {
-			c->uc_fitems[n] = item;
+			bucket_store(zone, c->uc_fitems, n, item);
 			UMA_STAT_STORE(c->uc_fcnt, n + 1);
 			return;
 		}
@@ -1044,8 +1106,7 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 			old = NULL;
 		}
 		b = TAILQ_FIRST(&zone->uz_empty);
-		if (b != NULL && b->ub_bzone >=
-		    (uint32_t)bucket_zone_for(zone->uz_bucket_size)) {
+		if (b != NULL && b->ub_entries >= bucket_want(zone)) {
 			TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
 			zone->uz_nempty--;
 		} else {
@@ -1081,7 +1142,8 @@ zone_init_common(struct uma_zone *zone, const char *name, size_t size,
 	zone->uz_dtor = dtor;
 	zone->uz_flags = flags;
 	zone->uz_allocslow = ctor != NULL ? ~0u : (uint32_t)M_ZERO;
-	zone->uz_freeslow = dtor != NULL ? UMA_FREESLOW_DTOR : 0;
+	zone->uz_freeslow = (dtor != NULL ? UMA_FREESLOW_DTOR : 0) |
+	    ((flags & UMA_ZONE_MALLOC) ? UMA_FREESLOW_META : 0);
 	zone->uz_primary = zone;
 }
 
@@ -1102,6 +1164,11 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 13;
 	else
 		max = 5;
+	/* Buckets of the kmalloc zones keep their metadata addresses after
+	   UMA_BUCKET_METAOFF entries. */
+	if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
+	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
+		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
 	/* One size below the most; contention on the zone lock grows it. */
 	zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;
@@ -1220,6 +1287,8 @@ zone_register(struct uma_zone *zone, bool cache)
 	zone->uz_id = cache ? uma_id_alloc(zone) : UMA_SLOT_NONE;
 	zone->uz_cacheoff = (uint32_t)(offsetof(struct uma_tcache, tc_cache) +
 	    zone->uz_id * sizeof(struct uma_cache));
+	if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
+		zone->uz_keg->uk_cacheoff = zone->uz_cacheoff;
 	if (zone->uz_id == UMA_SLOT_NONE)
 		atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_NOCACHE);
 	LIST_INSERT_HEAD(&uma_zones, zone, uz_link);

@@ -66,6 +66,21 @@
  *    (thread exit, drain), under the thread-cache list lock, so totals never
  *    lose or double-count a thread.
  *
+ *    Buckets of the kmalloc zones (UMA_ZONE_MALLOC) carry more: the
+ *    address of each item's per-item metadata in its slab header, entry
+ *    n's at ub_bucket[UMA_BUCKET_METAOFF + n], a fixed offset that the
+ *    fast paths reach with no arithmetic (such buckets hold at most 125
+ *    items and all come from the largest bucket zone).  uma stores it with
+ *    every item it puts in one of their buckets, and kmalloc's fast paths
+ *    pop and push it with the item, so an allocation writes the item's
+ *    type tag without a page-table look-up.  The address stays good while
+ *    the item is in a bucket: its slab cannot go away meanwhile.  These
+ *    zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
+ *    uz_allocslow holds, and their uz_freeslow holds UMA_FREESLOW_META
+ *    (uma's own inline free, which does not store the address, takes the
+ *    slow path) and at most UMA_FREESLOW_NOCACHE besides (they then use
+ *    slot 0, which has no room): kfree's fast path need not read it.
+ *
  *    Every thread's struct uma_tcache has UMA_CACHE_ZONES slots; a zone's
  *    slot is at byte offset uz_cacheoff.  Slot 0 is never used by a zone
  *    and stays empty in every tcache: zones without per-thread caching
@@ -87,7 +102,9 @@
  *    an overflow of an item cannot reach them.
  *
  *        slab pages:  | item 0 | item 1 | ... | item n-1 | waste |
- *        header:      { keg, data, freecount, links, free bitset[] }
+ *        header:      { keg, data, freecount, links, metadata pointer,
+ *                       keg's magic, rsize and cache offset (copies),
+ *                       free bitset[], per-item metadata[] }
  *
  *    kmem's own zones (buckets, slab headers, zone structures) keep the
  *    header inline at the start of the first page; their items are kmem's
@@ -183,6 +200,8 @@ struct uma_bucket {
 TAILQ_HEAD(uma_bucketlist, uma_bucket);
 
 #define UMA_BUCKET_HDR 24
+#define UMA_BUCKET_METAOFF 128 /* kmalloc zones: where the metadata
+				  addresses start (section 3) */
 _Static_assert(sizeof(struct uma_bucket) == UMA_BUCKET_HDR, "bucket header");
 
 /* ---- per-thread caches ------------------------------------------------- */
@@ -200,6 +219,14 @@ struct uma_cache {
 	void **uc_aitems;           /* the alloc bucket's items, or NULL */
 	void **uc_fitems;           /* the free bucket's items, or NULL */
 	uint64_t uc_allocs;         /* allocations this cache served */
+	/*
+	 * Kept for the layer above, on the line its fast paths read anyway
+	 * (kmalloc: this thread's counts of the zone's class, by type index;
+	 * valid for indices 1..uc_ucapm1).  uma never reads them.
+	 */
+	uint64_t *uc_uallocs;       /* allocations, by index */
+	uint64_t *uc_ufrees;        /* frees, by index */
+	uint32_t uc_ucapm1;         /* indices covered, less one; 0: none */
 };
 _Static_assert(sizeof(struct uma_cache) == 64, "a cache is one line");
 
@@ -230,8 +257,17 @@ struct uma_slab {
 	uint16_t us_freecount;         /* free items */
 	uint16_t us_flags;             /* UMA_SLAB_* */
 	uint32_t us_pad;
+	void *us_meta;                 /* per-item metadata (kegs with
+					  uk_itemmeta: uk_metaoff bytes in),
+					  or NULL */
+	/* The keg's, copied so that kfree() needs no keg (it fills the
+	   header's alignment: sizeof stays 64). */
+	uint64_t us_magic;             /* uk_magic */
+	uint32_t us_rsize;             /* uk_rsize */
+	uint32_t us_cacheoff;          /* uk_cacheoff */
 	uint64_t us_free[];            /* bit i set: item i is free */
 };
+_Static_assert(sizeof(struct uma_slab) == 64, "a slab header's fixed part");
 LIST_HEAD(uma_slablist, uma_slab);
 #define UMA_SLAB_INLINE 0x1 /* header inside the slab's first page */
 
@@ -252,15 +288,18 @@ struct uma_keg {
 	uint32_t uk_hdrsize;           /* bytes of a slab header */
 	uint32_t uk_hdroff;            /* items start here (inline header) */
 	uint32_t uk_itemmeta;          /* bytes of per-item metadata in the
-					  header (after the bitset), or 0 */
+					  header (after the bitset), or 0;
+					  a new slab's are UMA_ITEMMETA_INIT */
 	int32_t uk_rshift;             /* log2(uk_rsize) if a power of 2, or -1 */
 	uint32_t uk_metaoff;           /* per-item metadata: offset in header */
 	uint32_t uk_class;             /* the layer above's tag for the keg
 					  (kmalloc: the size class) */
+	uint32_t uk_cacheoff;          /* uz_cacheoff of uk_primary (kmalloc's
+					  free path reads it from here) */
 	uint32_t uk_ptclass;           /* page-table class of its slabs */
-	uint64_t uk_magic;             /* index = (offset * uk_magic) >> 40,
-					  for slabs under 2^18 bytes and items
-					  under 2^22 bytes (kmalloc zones) */
+	uint64_t uk_magic;             /* kmalloc kegs: index = (offset *
+					  uk_magic) >> UMA_MAGIC_SHIFT (see
+					  uma_slab_mindex()) */
 	bool uk_inline;                /* header inside the slab */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
@@ -329,6 +368,9 @@ struct uma_zone {
 #define UMA_ZFLAG_CTORDTOR 0x40000000  /* has a ctor or dtor */
 #define UMA_ZFLAG_CACHE 0x80000000     /* cache-only: no keg (vmem qcache) */
 
+/* Every byte of a new slab's per-item metadata. */
+#define UMA_ITEMMETA_INIT 0xff
+
 /* Flags inside kmem (the public ones are in <kmem/uma.h>). */
 #define UMA_ZONE_MALLOC 0x0010 /* a kmalloc zone: its items are counted by
                                   malloc types, so totals skip it */
@@ -336,6 +378,9 @@ struct uma_zone {
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
 #define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
+#define UMA_FREESLOW_META 0x8     /* a kmalloc zone: uma_zfree_fast() does
+				     not store the item's metadata address,
+				     uma_zfree_slow() does (section 3) */
 
 extern __thread struct uma_tcache *uma_tc
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -393,11 +438,54 @@ uma_slab_index(const struct uma_keg *keg, const struct uma_slab *slab,
 	return ((uint32_t)(off / keg->uk_rsize));
 }
 
+/*
+ * For a kmalloc zone's cache: where the metadata address of entry n of
+ * the alloc bucket is kept (section 3).
+ */
+static inline void **
+uma_cache_ameta(struct uma_cache *c, size_t n)
+{
+	return (&c->uc_aitems[UMA_BUCKET_METAOFF + n]);
+}
+
+/*
+ * The kmalloc slabs' index by multiplication.  With uk_magic = 2^32 /
+ * rsize + 1 (rounded down, plus one) and e = rsize * uk_magic - 2^32
+ * (1..rsize), offset i * rsize + r times uk_magic is i * 2^32 + i * e +
+ * r * uk_magic: the high half is the index, and the low half is below
+ * uk_magic exactly when r is 0, as long as ipers * e < uk_magic keeps it
+ * from wrapping.  That holds for every kmalloc slab with 4 KiB pages
+ * (keg_layout() checks it), so where the page size is fixed at 4 KiB one
+ * multiplication gives the index and the "start of an item" test;
+ * elsewhere the shift is 40 and the start is checked by multiplying back.
+ */
+#ifdef KMEM_PAGE_SHIFT_FIXED
+#define UMA_MAGIC_SHIFT 32
+#else
+#define UMA_MAGIC_SHIFT 40
+#endif
+
+/*
+ * The index of the item at byte offset off of a kmalloc slab (no waste:
+ * any offset is in an item); true if off is the item's start.
+ */
+static inline bool
+uma_slab_mindex(const struct uma_slab *slab, uintptr_t off, uintptr_t *i)
+{
+	uint64_t p = off * slab->us_magic;
+
+	*i = p >> UMA_MAGIC_SHIFT;
+	if (UMA_MAGIC_SHIFT == 32)
+		return ((uint32_t)p < (uint32_t)slab->us_magic);
+	return (off == *i * slab->us_rsize);
+}
+
 /* The per-item metadata array of a slab (kegs with uk_itemmeta). */
 static inline void *
 uma_slab_meta(const struct uma_keg *keg, struct uma_slab *slab)
 {
-	return ((char *)slab + keg->uk_metaoff);
+	(void)keg;
+	return (slab->us_meta);
 }
 
 /*
@@ -414,6 +502,9 @@ uma_cache_of(struct uma_tcache *tc, const struct uma_zone *zone)
 {
 	return ((struct uma_cache *)((char *)tc + zone->uz_cacheoff));
 }
+
+/* The calling thread's tcache, or NULL while it has none of its own. */
+struct uma_tcache *uma_tcache_own(void);
 
 void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
 void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);

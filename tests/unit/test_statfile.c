@@ -255,13 +255,18 @@ test_live_reader_consistent(void **state)
 	close(fds[1]);
 	assert_int_equal(read(fds[0], &c, 1), 1);
 	wait_file(pid);
-	uint64_t last_gen = 0, last_allocs = 0, reads = 0, busy = 0;
+	uint64_t last_gen = 0, last_allocs = 0, reads = 0, busy = 0, fresh = 0;
 	for (int i = 0; i < 300; i++) {
 		struct memstat_kmem mk;
 		assert_int_equal(memstat_pid_all(l, pid), 0);
 		assert_int_equal(memstat_get_kmem(l, &mk), 0);
-		/* Each read asked for, and waited for, a newer snapshot. */
-		assert_true(mk.mk_generation > last_gen);
+		/*
+		 * Each read asks for a newer snapshot and waits for it (at most
+		 * a second: on a loaded machine it may take the last one).
+		 */
+		assert_true(mk.mk_generation >= last_gen);
+		if (mk.mk_generation > last_gen)
+			fresh++;
 		last_gen = mk.mk_generation;
 		assert_int_equal(kmem_sum(&mk), mk.mk_size);
 		const struct memory_type *a = find(l, ALLOCATOR_MALLOC, "sf64");
@@ -290,6 +295,7 @@ test_live_reader_consistent(void **state)
 	}
 	/* The writer really was writing while we read. */
 	assert_true(busy >= 5);
+	assert_true(fresh >= 10);
 	assert_int_equal(reads, 300);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
