@@ -150,6 +150,9 @@ t0=$(date +%s)
 	echo $? >"$OUT/leaks.rc"
 } | tee "$OUT/leaks.txt"
 if [ "$(cat "$OUT/leaks.rc")" != 0 ]; then
+	if grep -q -- "--leaks: not built" "$OUT/leaks.txt"; then
+		fail "this kmemstat has no --leaks (tools/kmemstat.c)"
+	fi
 	if [ $(($(date +%s) - t0)) -gt 2 ]; then
 		fail "kmemstat --leaks --plot"
 	fi
