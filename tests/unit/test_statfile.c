@@ -167,6 +167,15 @@ test_round_trip(void **state)
 	t = find(file, ALLOCATOR_UMA, "64");
 	assert_non_null(t);
 	assert_true(memstat_get_malloc_backed(t));
+	assert_false(memstat_get_internal(t));
+	t = find(file, ALLOCATOR_UMA, "sf zone");
+	assert_false(memstat_get_malloc_backed(t));
+	assert_false(memstat_get_internal(t));
+	int internal = 0;
+	for (struct memory_type *m = memstat_mtl_first(file); m != NULL;
+	    m = memstat_mtl_next(m))
+		internal += memstat_get_internal(m);
+	assert_true(internal > 0); /* kmem's own zones: slab headers, buckets */
 
 	/* The map: every byte accounted for, this process, alive. */
 	assert_int_equal(memstat_get_kmem(file, &mk), 0);
