@@ -117,6 +117,8 @@ uint64_t memstat_get_sleeps(const struct memory_type *mtp);
 uint64_t memstat_get_pages(const struct memory_type *mtp);     /* of slabs */
 /* 1 for the kmalloc zones, whose bytes the malloc types count already. */
 int memstat_get_malloc_backed(const struct memory_type *mtp);
+/* 1 for kmem's own zones: buckets, slab headers, zone structures. */
+int memstat_get_internal(const struct memory_type *mtp);
 
 #pragma GCC visibility pop
 

@@ -37,6 +37,7 @@ struct memory_type {
 	char mt_name[MEMTYPE_MAXNAME];
 	int mt_allocator;
 	int mt_malloc_backed;
+	int mt_internal;
 	uint64_t mt_size, mt_rsize, mt_countlimit, mt_sizemask;
 	uint64_t mt_numallocs, mt_numfrees, mt_count, mt_bytes, mt_highbytes;
 	uint64_t mt_free, mt_free_cache, mt_free_bucket, mt_free_slab;
@@ -157,6 +158,7 @@ mtl_from_area(struct memory_type_list *list, const struct kms_area *a)
 		m->mt_name[len] = '\0';
 		m->mt_allocator = (int)r->kr_allocator;
 		m->mt_malloc_backed = (r->kr_flags & KMS_REC_MALLOC_BACKED) != 0;
+		m->mt_internal = (r->kr_flags & KMS_REC_INTERNAL) != 0;
 		m->mt_size = r->kr_size;
 		m->mt_rsize = r->kr_rsize;
 		m->mt_countlimit = r->kr_limit;
@@ -564,6 +566,12 @@ int
 memstat_get_malloc_backed(const struct memory_type *mtp)
 {
 	return (mtp->mt_malloc_backed);
+}
+
+int
+memstat_get_internal(const struct memory_type *mtp)
+{
+	return (mtp->mt_internal);
 }
 
 GETTER(size, mt_size)
