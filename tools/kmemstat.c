@@ -54,6 +54,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,10 +62,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <kmem/memstat.h>
 
 #include "kmemstat.h"
+#include "leaks.h"
+#include "plot.h"
 
 /*
  * -t comes from kmemstat_top.c: linked in with the kmemstat_top library
@@ -99,7 +104,7 @@ static const uint32_t ks_class_size[KS_NCLASSES] = {
 #define KS_MODE_MAP 0x4    /* -s */
 
 static const char ks_usage_line[] =
-    "usage: kmemstat [-mstz] [--json] [--sort COLUMN] [--leaks] "
+    "usage: kmemstat [-mstvz] [--json] [--sort COLUMN] [--leaks] "
     "[--plot FILE.svg] [-w WAIT] [-c COUNT] -p PID | -M FILE\n";
 
 static void ks_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -898,6 +903,7 @@ struct ks_opts {
 	enum ks_col ko_sort;    /* --sort */
 	bool ko_top;            /* -t */
 	bool ko_leaks;          /* --leaks */
+	bool ko_verbose;        /* -v: --leaks judges every series aloud */
 	const char *ko_plot;    /* --plot FILE.svg */
 	unsigned ko_interval_ms; /* -w, 0: not given */
 	long ko_count;          /* -c, 0: not given */
@@ -975,20 +981,599 @@ ks_print_sample(struct memory_type_list *list, unsigned long index,
 	return (KS_DONE);
 }
 
+/* ---- --leaks and --plot: a series of samples ----------------------------- */
+
+#define KS_TREND_COUNT 10 /* samples when -c is not given */
+#define KS_PLOT_LINES 8   /* --plot: the largest series, leaks besides */
+#define KS_PLOT_LEAKS 16  /* --plot: at most this many leaks */
+#define KS_VERDICT_NAMES 3 /* the verdict line names this many leaks */
+
+/* The memory of one malloc type or zone over the samples. */
+struct ks_series {
+	const char *se_name;     /* in the list of its first sample */
+	int se_allocator;        /* ALLOCATOR_MALLOC or ALLOCATOR_UMA */
+	double *se_y;            /* bytes in use per sample; NaN: not there */
+	double se_now;           /* the last sample it is in */
+	double se_peak;          /* the largest */
+};
+
+struct ks_trend {
+	const struct ks_opts *tr_o;
+	struct memory_type_list **tr_lists; /* the samples kept */
+	int64_t *tr_ns;          /* when each was taken, CLOCK_REALTIME */
+	size_t tr_n, tr_cap;
+	uint64_t tr_gen;         /* the generation of the last one kept */
+	bool tr_stopped;         /* ks_trend_keep() stopped the loop */
+	bool tr_have_mk;         /* tr_mk is filled in */
+	struct memstat_kmem tr_mk; /* the map figures of the first sample */
+	double *tr_t;            /* seconds since the first sample */
+	struct ks_series *tr_s;  /* the series, sorted by allocator, name */
+	size_t tr_ns_series;
+	struct leak_verdict *tr_v; /* a verdict per series */
+	double *tr_peak;         /* se_peak per series, for leak_rank() */
+	size_t *tr_order;        /* leak_rank() */
+	size_t tr_types, tr_zones; /* series of each kind */
+	size_t tr_leaks;         /* series leaking */
+};
+
 /*
- * --leaks and --plot judge or draw a series of samples: ks_run() with a
- * callback that keeps every list (KS_KEEP), then the verdict or the
- * picture over the series.  Neither is part of this build yet.
+ * ks_run()'s callback: keeps every new snapshot.  A snapshot the process
+ * did not renew (same generation as the last one: it did not answer in
+ * time) adds nothing and is dropped; a file whose process is gone holds
+ * one snapshot for ever, which cannot show a trend, and stops the loop.
  */
 static int
-ks_trend(struct ks_opts *o)
+ks_trend_keep(struct memory_type_list *list, unsigned long index,
+    int64_t time_ns, void *arg)
 {
-	if (o->ko_leaks) {
-		ks_warn("--leaks: not built in this kmemstat");
-		return (KS_EXIT_USAGE);
+	struct ks_trend *tr = arg;
+	struct memstat_kmem mk;
+	bool have = memstat_get_kmem(list, &mk) == 0;
+
+	if (index == 0 && have) {
+		tr->tr_mk = mk;
+		tr->tr_have_mk = true;
+		if (!mk.mk_live) {
+			char cmd[sizeof(mk.mk_command) + 1];
+			memcpy(cmd, mk.mk_command, sizeof(mk.mk_command));
+			cmd[sizeof(mk.mk_command)] = '\0';
+			ks_printable(cmd, cmd, sizeof(cmd));
+			ks_warn("%s: the last snapshot of pid %" PRIu64 " (%s), "
+			    "which is gone: one snapshot cannot show a trend; "
+			    "watch a live process (-p PID)",
+			    tr->tr_o->ko_src.ks_label, mk.mk_pid, cmd);
+			tr->tr_stopped = true;
+			return (-1);
+		}
 	}
-	ks_warn("--plot: not built in this kmemstat");
-	return (KS_EXIT_USAGE);
+	if (have && tr->tr_n > 0 && mk.mk_generation == tr->tr_gen)
+		return (KS_DONE);
+	if (tr->tr_n == tr->tr_cap) {
+		size_t cap = tr->tr_cap == 0 ? 64 : 2 * tr->tr_cap;
+		void *l = realloc(tr->tr_lists, cap * sizeof(*tr->tr_lists));
+		if (l != NULL)
+			tr->tr_lists = l;
+		void *t = l == NULL ? NULL :
+		    realloc(tr->tr_ns, cap * sizeof(*tr->tr_ns));
+		if (t == NULL) {
+			ks_warn("%s: %s", tr->tr_o->ko_src.ks_label,
+			    memstat_strerror(MEMSTAT_ERROR_NOMEMORY));
+			tr->tr_stopped = true;
+			return (-1);
+		}
+		tr->tr_ns = t;
+		tr->tr_cap = cap;
+	}
+	tr->tr_lists[tr->tr_n] = list;
+	tr->tr_ns[tr->tr_n] = have && mk.mk_time_ns > 0 ? mk.mk_time_ns :
+	    time_ns;
+	if (tr->tr_n > 0 && tr->tr_ns[tr->tr_n] < tr->tr_ns[tr->tr_n - 1])
+		tr->tr_ns[tr->tr_n] = tr->tr_ns[tr->tr_n - 1];
+	tr->tr_n++;
+	if (have)
+		tr->tr_gen = mk.mk_generation;
+	return (KS_KEEP);
+}
+
+static void
+ks_trend_free(struct ks_trend *tr)
+{
+	for (size_t i = 0; i < tr->tr_n; i++)
+		memstat_mtl_free(tr->tr_lists[i]);
+	for (size_t i = 0; i < tr->tr_ns_series; i++)
+		free(tr->tr_s[i].se_y);
+	free(tr->tr_lists);
+	free(tr->tr_ns);
+	free(tr->tr_t);
+	free(tr->tr_s);
+	free(tr->tr_v);
+	free(tr->tr_peak);
+	free(tr->tr_order);
+}
+
+/* Is mtp one of the series: a malloc type, or a zone of the program's? */
+static bool
+ks_trend_wanted(const struct ks_opts *o, const struct memory_type *mtp)
+{
+	switch (memstat_get_allocator(mtp)) {
+	case ALLOCATOR_MALLOC:
+		return (o->ko_modes == 0 || (o->ko_modes & KS_MODE_MALLOC));
+	case ALLOCATOR_UMA:
+		/*
+		 * A kmalloc zone's blocks are the malloc types' memory; kmem's
+		 * own zones (buckets, slab headers) grow with the zones they
+		 * serve.  Neither is where a leak is.
+		 */
+		return ((o->ko_modes == 0 || (o->ko_modes & KS_MODE_ZONE)) &&
+		    !memstat_get_malloc_backed(mtp) && !memstat_get_internal(mtp));
+	default:
+		return (false);
+	}
+}
+
+static double
+ks_trend_bytes(const struct memory_type *mtp)
+{
+	if (memstat_get_allocator(mtp) == ALLOCATOR_MALLOC)
+		return ((double)memstat_get_bytes(mtp));
+	return ((double)memstat_get_count(mtp) * (double)memstat_get_size(mtp));
+}
+
+static int
+ks_series_cmp(const void *a, const void *b)
+{
+	const struct ks_series *x = a, *y = b;
+
+	if (x->se_allocator != y->se_allocator)
+		return (x->se_allocator < y->se_allocator ? -1 : 1);
+	return (strcmp(x->se_name, y->se_name));
+}
+
+/*
+ * The series of every type and zone seen in any sample, each judged by
+ * leak_assess() and ranked by leak_rank().  Returns 0, or -1 when memory
+ * ran out.
+ */
+static int
+ks_trend_judge(struct ks_trend *tr)
+{
+	size_t n = tr->tr_n, ns = 0, cap = 0;
+	struct ks_series *s = NULL;
+
+	tr->tr_t = calloc(n, sizeof(*tr->tr_t));
+	if (tr->tr_t == NULL)
+		return (-1);
+	for (size_t i = 0; i < n; i++)
+		tr->tr_t[i] = (double)(tr->tr_ns[i] - tr->tr_ns[0]) / 1e9;
+
+	/* Every name, once. */
+	for (size_t i = 0; i < n; i++) {
+		for (struct memory_type *mtp = memstat_mtl_first(tr->tr_lists[i]);
+		    mtp != NULL; mtp = memstat_mtl_next(mtp)) {
+			if (!ks_trend_wanted(tr->tr_o, mtp))
+				continue;
+			if (ns == cap) {
+				cap = cap == 0 ? 64 : 2 * cap;
+				void *p = realloc(s, cap * sizeof(*s));
+				if (p == NULL) {
+					free(s);
+					return (-1);
+				}
+				s = p;
+			}
+			s[ns++] = (struct ks_series){
+				.se_name = memstat_get_name(mtp),
+				.se_allocator = memstat_get_allocator(mtp),
+			};
+		}
+	}
+	if (ns > 0)
+		qsort(s, ns, sizeof(*s), ks_series_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < ns; i++)
+		if (u == 0 || ks_series_cmp(&s[u - 1], &s[i]) != 0)
+			s[u++] = s[i];
+	tr->tr_s = s;
+	tr->tr_ns_series = u;
+
+	/* Their values. */
+	for (size_t k = 0; k < u; k++) {
+		s[k].se_y = malloc(n * sizeof(*s[k].se_y));
+		if (s[k].se_y == NULL) {
+			tr->tr_ns_series = k;
+			return (-1);
+		}
+		for (size_t i = 0; i < n; i++)
+			s[k].se_y[i] = NAN;
+		s[k].se_now = s[k].se_peak = 0.0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (struct memory_type *mtp = memstat_mtl_first(tr->tr_lists[i]);
+		    mtp != NULL; mtp = memstat_mtl_next(mtp)) {
+			if (!ks_trend_wanted(tr->tr_o, mtp))
+				continue;
+			struct ks_series key = {
+				.se_name = memstat_get_name(mtp),
+				.se_allocator = memstat_get_allocator(mtp),
+			};
+			struct ks_series *se = bsearch(&key, s, u, sizeof(*s),
+			    ks_series_cmp);
+			if (se == NULL)
+				continue;
+			double y = ks_trend_bytes(mtp);
+			se->se_y[i] = y;
+			se->se_now = y;
+			if (y > se->se_peak)
+				se->se_peak = y;
+		}
+	}
+
+	/* The verdicts and the order. */
+	tr->tr_v = calloc(u + 1, sizeof(*tr->tr_v));
+	tr->tr_peak = calloc(u + 1, sizeof(*tr->tr_peak));
+	tr->tr_order = calloc(u + 1, sizeof(*tr->tr_order));
+	if (tr->tr_v == NULL || tr->tr_peak == NULL || tr->tr_order == NULL)
+		return (-1);
+	for (size_t k = 0; k < u; k++) {
+		leak_assess(tr->tr_t, s[k].se_y, n, &tr->tr_v[k]);
+		tr->tr_peak[k] = s[k].se_peak;
+		if (s[k].se_allocator == ALLOCATOR_MALLOC)
+			tr->tr_types++;
+		else
+			tr->tr_zones++;
+		if (tr->tr_v[k].leaking)
+			tr->tr_leaks++;
+	}
+	leak_rank(tr->tr_v, tr->tr_peak, u, tr->tr_order);
+	return (0);
+}
+
+/* Bytes as -t shows them: "512B", "12.3K", "4.0M"; sign: "+" if above 0. */
+static void
+ks_bytes_short(char *buf, size_t len, double v, bool sign)
+{
+	static const char unit[] = "KMGTPE";
+	double a = fabs(v);
+	const char *sg = v < 0 ? "-" : sign && v > 0 ? "+" : "";
+	int u = -1;
+
+	if (!isfinite(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	while (a >= 1023.95 && u < 5) {
+		a /= 1024.0;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%s%.0fB", sg, a);
+	else
+		snprintf(buf, len, "%s%.1f%c", sg, a, unit[u]);
+}
+
+/* Confidence with three decimals, cut rather than rounded up to 1.000. */
+static double
+ks_conf3(double c)
+{
+	return (floor(c * 1000.0) / 1000.0);
+}
+
+static const char *
+ks_kind(const struct ks_series *se)
+{
+	return (se->se_allocator == ALLOCATOR_MALLOC ? "type" : "zone");
+}
+
+static void
+ks_trend_title(const struct ks_trend *tr, char *buf, size_t len)
+{
+	char cmd[sizeof(tr->tr_mk.mk_command) + 1];
+
+	if (!tr->tr_have_mk) {
+		snprintf(buf, len, "%.*s", (int)len - 1, tr->tr_o->ko_src.ks_label);
+		return;
+	}
+	memcpy(cmd, tr->tr_mk.mk_command, sizeof(tr->tr_mk.mk_command));
+	cmd[sizeof(tr->tr_mk.mk_command)] = '\0';
+	ks_printable(cmd, cmd, sizeof(cmd));
+	snprintf(buf, len, "pid %" PRIu64 " (%s)", tr->tr_mk.mk_pid, cmd);
+}
+
+static double
+ks_trend_seconds(const struct ks_trend *tr)
+{
+	return (tr->tr_n > 0 ? tr->tr_t[tr->tr_n - 1] : 0.0);
+}
+
+static void
+ks_leaks_text(const struct ks_trend *tr, long count, bool complete)
+{
+	const struct ks_opts *o = tr->tr_o;
+	char title[160], name[MEMTYPE_MAXNAME + 1], rate[32], now[32];
+	size_t rows = o->ko_verbose ? tr->tr_ns_series : tr->tr_leaks;
+
+	ks_trend_title(tr, title, sizeof(title));
+	printf("%s: %zu sample%s over %.1f s, %zu type%s and %zu zone%s\n",
+	    title, tr->tr_n, tr->tr_n == 1 ? "" : "s", ks_trend_seconds(tr),
+	    tr->tr_types, tr->tr_types == 1 ? "" : "s", tr->tr_zones,
+	    tr->tr_zones == 1 ? "" : "s");
+	if (!complete)
+		printf("sampling stopped after %zu of %ld samples: the "
+		    "statistics could no longer be read; judged on those\n",
+		    tr->tr_n, count);
+	if (rows > 0) {
+		printf("%-20s %-4s %10s %10s %8s%s\n", "Name", "Kind",
+		    "Rate", "Confidence", "InUse", o->ko_verbose ? "  Why" : "");
+		for (size_t r = 0; r < rows; r++) {
+			size_t k = tr->tr_order[r];
+			const struct ks_series *se = &tr->tr_s[k];
+			const struct leak_verdict *v = &tr->tr_v[k];
+			ks_bytes_short(rate, sizeof(rate) - 2, v->rate, true);
+			strcat(rate, "/s");
+			ks_bytes_short(now, sizeof(now), se->se_now, false);
+			printf("%-20s %-4s %10s %10.3f %8s", ks_printable(se->se_name,
+			    name, sizeof(name)), ks_kind(se), rate,
+			    ks_conf3(v->confidence), now);
+			if (o->ko_verbose)
+				printf("  %s%s", v->leaking ? "LEAK: " : "", v->why);
+			putchar('\n');
+		}
+	}
+	if (tr->tr_leaks == 0) {
+		printf("no leak found in %zu type%s and %zu zone%s over %.1f s\n",
+		    tr->tr_types, tr->tr_types == 1 ? "" : "s", tr->tr_zones,
+		    tr->tr_zones == 1 ? "" : "s", ks_trend_seconds(tr));
+		return;
+	}
+	printf("leak%s suspected: ", tr->tr_leaks == 1 ? "" : "s");
+	for (size_t r = 0; r < tr->tr_leaks && r < KS_VERDICT_NAMES; r++) {
+		size_t k = tr->tr_order[r];
+		ks_bytes_short(rate, sizeof(rate), tr->tr_v[k].rate, true);
+		printf("%s%s %s, %s/s (confidence %.3f)", r > 0 ? "; " : "",
+		    ks_kind(&tr->tr_s[k]), ks_printable(tr->tr_s[k].se_name,
+		    name, sizeof(name)), rate, ks_conf3(tr->tr_v[k].confidence));
+	}
+	if (tr->tr_leaks > KS_VERDICT_NAMES)
+		printf("; and %zu more", tr->tr_leaks - KS_VERDICT_NAMES);
+	putchar('\n');
+}
+
+static void
+ks_json_double(struct ks_json *j, const char *key, double v)
+{
+	ks_json_key(j, key);
+	if (isfinite(v))
+		fprintf(j->j_out, "%.6g", v);
+	else
+		fputs("null", j->j_out);
+}
+
+static void
+ks_leaks_json_series(struct ks_json *j, const struct ks_trend *tr, size_t k)
+{
+	const struct ks_series *se = &tr->tr_s[k];
+	const struct leak_verdict *v = &tr->tr_v[k];
+
+	ks_json_open(j, NULL, '{');
+	ks_json_str(j, "type", se->se_name);
+	ks_json_str(j, "allocator",
+	    se->se_allocator == ALLOCATOR_MALLOC ? "malloc" : "uma");
+	ks_json_double(j, "rate", v->rate);
+	ks_json_double(j, "confidence", v->confidence);
+	ks_json_u64(j, "bytes", (uint64_t)se->se_now);
+	ks_json_u64(j, "peak", (uint64_t)se->se_peak);
+	ks_json_str(j, "why", v->why);
+	ks_json_close(j, '}');
+}
+
+static void
+ks_leaks_json(const struct ks_trend *tr, bool complete)
+{
+	struct ks_json j = {.j_out = stdout, .j_depth = 0};
+	char cmd[sizeof(tr->tr_mk.mk_command) + 1];
+
+	j.j_first[0] = true;
+	ks_json_open(&j, NULL, '{');
+	ks_json_open(&j, "leaks", '[');
+	for (size_t r = 0; r < tr->tr_leaks; r++)
+		ks_leaks_json_series(&j, tr, tr->tr_order[r]);
+	ks_json_close(&j, ']');
+	if (tr->tr_o->ko_verbose) {
+		ks_json_open(&j, "others", '[');
+		for (size_t r = tr->tr_leaks; r < tr->tr_ns_series; r++)
+			ks_leaks_json_series(&j, tr, tr->tr_order[r]);
+		ks_json_close(&j, ']');
+	}
+	if (tr->tr_have_mk) {
+		memcpy(cmd, tr->tr_mk.mk_command, sizeof(tr->tr_mk.mk_command));
+		cmd[sizeof(tr->tr_mk.mk_command)] = '\0';
+		ks_json_u64(&j, "pid", tr->tr_mk.mk_pid);
+		ks_json_str(&j, "command", cmd);
+	}
+	ks_json_u64(&j, "samples", tr->tr_n);
+	ks_json_double(&j, "seconds", ks_trend_seconds(tr));
+	ks_json_u64(&j, "types", tr->tr_types);
+	ks_json_u64(&j, "zones", tr->tr_zones);
+	ks_json_bool(&j, "complete", complete);
+	ks_json_close(&j, '}');
+	putchar('\n');
+}
+
+/*
+ * --plot: the picture goes to a temporary file beside FILE, renamed over
+ * it once written whole.  The temporary file is made before sampling (so
+ * a FILE that cannot be written fails at once) and removed if kmemstat is
+ * interrupted.
+ */
+static char ks_plot_tmp[PATH_MAX];
+
+static void
+ks_plot_signal(int sig)
+{
+	if (ks_plot_tmp[0] != '\0')
+		unlink(ks_plot_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static FILE *
+ks_plot_open(const char *path)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa = {.sa_handler = ks_plot_signal};
+	mode_t mask;
+	int fd;
+
+	if (snprintf(ks_plot_tmp, sizeof(ks_plot_tmp), "%s.XXXXXX", path) >=
+	    (int)sizeof(ks_plot_tmp)) {
+		ks_plot_tmp[0] = '\0';
+		errno = ENAMETOOLONG;
+		return (NULL);
+	}
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	fd = mkstemp(ks_plot_tmp);
+	if (fd < 0) {
+		ks_plot_tmp[0] = '\0';
+		return (NULL);
+	}
+	mask = umask(0);
+	umask(mask);
+	(void)fchmod(fd, 0666 & ~mask);
+	FILE *f = fdopen(fd, "w");
+	if (f == NULL) {
+		int e = errno;
+		close(fd);
+		unlink(ks_plot_tmp);
+		ks_plot_tmp[0] = '\0';
+		errno = e;
+	}
+	return (f);
+}
+
+/* The largest series and every leak, drawn; 0, or -1 with errno set. */
+static int
+ks_plot_write(const struct ks_trend *tr, FILE *out)
+{
+	struct plot_series ps[KS_PLOT_LINES + KS_PLOT_LEAKS];
+	char notes[KS_PLOT_LEAKS][40];
+	char names[KS_PLOT_LINES + KS_PLOT_LEAKS][MEMTYPE_MAXNAME + 8];
+	char title[200], who[160];
+	size_t np = 0, nleak = 0;
+
+	for (size_t r = 0; r < tr->tr_ns_series; r++) {
+		size_t k = tr->tr_order[r];
+		const struct ks_series *se = &tr->tr_s[k];
+		bool leak = tr->tr_v[k].leaking;
+		if (leak && nleak == KS_PLOT_LEAKS)
+			continue;
+		if (!leak && (np >= KS_PLOT_LINES || se->se_peak <= 0.0))
+			break; /* leaks come first, then the largest */
+		nleak += leak;
+		snprintf(names[np], sizeof(names[np]), "%s%s", se->se_name,
+		    se->se_allocator == ALLOCATOR_UMA ? " (zone)" : "");
+		ps[np] = (struct plot_series){
+			.name = names[np],
+			.y = se->se_y,
+			.highlight = leak,
+		};
+		if (leak) {
+			ks_bytes_short(notes[np], sizeof(notes[np]) - 2,
+			    tr->tr_v[k].rate, true);
+			strcat(notes[np], "/s");
+			ps[np].note = notes[np];
+		}
+		np++;
+	}
+	ks_trend_title(tr, who, sizeof(who));
+	snprintf(title, sizeof(title), "kmem memory use of %s", who);
+	return (plot_svg(out, title, tr->tr_t, tr->tr_n, ps, np));
+}
+
+static int
+ks_plot_close(const char *path, FILE *out, int error)
+{
+	if (error == 0 && fflush(out) != 0)
+		error = errno;
+	if (error == 0 && fsync(fileno(out)) != 0 && errno != EINVAL)
+		error = errno;
+	if (fclose(out) != 0 && error == 0)
+		error = errno;
+	if (error == 0 && rename(ks_plot_tmp, path) != 0)
+		error = errno;
+	if (error != 0)
+		unlink(ks_plot_tmp);
+	ks_plot_tmp[0] = '\0';
+	if (error != 0) {
+		ks_warn("--plot %s: %s", path, strerror(error));
+		return (KS_EXIT_READ);
+	}
+	return (KS_EXIT_OK);
+}
+
+/*
+ * --leaks and --plot: count samples interval_ms apart, kept by
+ * ks_trend_keep(), then the verdicts (--leaks) and the picture (--plot)
+ * over them.  A source that stops being readable midway (the process
+ * died) is judged on what was sampled, if that is enough.
+ */
+static int
+ks_trend(struct ks_opts *o, unsigned interval_ms, long count)
+{
+	struct ks_trend tr = {.tr_o = o};
+	FILE *plot = NULL;
+	int rc;
+
+	if (o->ko_plot != NULL && (plot = ks_plot_open(o->ko_plot)) == NULL) {
+		ks_warn("--plot %s: %s", o->ko_plot, strerror(errno));
+		return (KS_EXIT_READ);
+	}
+	rc = ks_run(&o->ko_src, interval_ms, count, ks_trend_keep, &tr);
+	bool complete = rc == KS_EXIT_OK;
+	if (tr.tr_stopped || tr.tr_n == 0 ||
+	    (o->ko_leaks && tr.tr_n < LEAK_MIN_SAMPLES)) {
+		if (!tr.tr_stopped && tr.tr_n > 0)
+			ks_warn("%s: %zu snapshot%s %s; --leaks needs %d",
+			    o->ko_src.ks_label, tr.tr_n, tr.tr_n == 1 ? "" : "s",
+			    complete ? "that differ (the process did not renew "
+			    "them in time)" : "before the statistics could no "
+			    "longer be read", LEAK_MIN_SAMPLES);
+		rc = KS_EXIT_READ;
+		goto out;
+	}
+	if (ks_trend_judge(&tr) != 0) {
+		ks_warn("%s: %s", o->ko_src.ks_label,
+		    memstat_strerror(MEMSTAT_ERROR_NOMEMORY));
+		rc = KS_EXIT_READ;
+		goto out;
+	}
+	rc = KS_EXIT_OK;
+	if (o->ko_leaks) {
+		if (o->ko_json)
+			ks_leaks_json(&tr, complete);
+		else
+			ks_leaks_text(&tr, count, complete);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			ks_warn("standard output: %s", strerror(errno));
+			rc = KS_EXIT_READ;
+		}
+	}
+	if (plot != NULL) {
+		int error = ks_plot_write(&tr, plot) != 0 ? errno : 0;
+		int prc = ks_plot_close(o->ko_plot, plot, error);
+		plot = NULL;
+		if (rc == KS_EXIT_OK)
+			rc = prc;
+	}
+out:
+	if (plot != NULL) {
+		fclose(plot);
+		unlink(ks_plot_tmp);
+		ks_plot_tmp[0] = '\0';
+	}
+	ks_trend_free(&tr);
+	return (rc);
 }
 
 /*
@@ -1088,7 +1673,7 @@ main(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:hM:mp:stw:z", ks_longopts,
+	while ((c = getopt_long(argc, argv, ":c:hM:mp:stvw:z", ks_longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -1114,6 +1699,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			o.ko_top = true;
+			break;
+		case 'v':
+			o.ko_verbose = true;
 			break;
 		case 'w':
 			if (!ks_parse_wait(optarg, &o.ko_interval_ms))
@@ -1154,13 +1742,37 @@ main(int argc, char **argv)
 	if (optind < argc)
 		return (ks_usage_error("unexpected argument '%s'", argv[optind]));
 
-	/* The modes that are not tables. */
+	/* The modes that are not tables, and what goes with them. */
+	bool trend = o.ko_leaks || o.ko_plot != NULL;
+	if (o.ko_top && trend)
+		return (ks_usage_error("-t and %s exclude each other",
+		    o.ko_leaks ? "--leaks" : "--plot"));
+	if (o.ko_top || trend) {
+		const char *mode = o.ko_top ? "-t" : o.ko_leaks ? "--leaks" :
+		    "--plot";
+		if (o.ko_top && (o.ko_modes & (KS_MODE_MALLOC | KS_MODE_ZONE)))
+			return (ks_usage_error("%s and %s exclude each other "
+			    "(m and z switch the view)", (o.ko_modes &
+			    KS_MODE_MALLOC) ? "-m" : "-z", mode));
+		if (o.ko_modes & KS_MODE_MAP)
+			return (ks_usage_error("-s and %s exclude each other",
+			    mode));
+		if (sort != NULL)
+			return (ks_usage_error("--sort and %s exclude each other",
+			    mode));
+		if (o.ko_json && !o.ko_leaks)
+			return (ks_usage_error("--json and %s exclude each other",
+			    mode));
+	}
+	if (o.ko_verbose && !o.ko_leaks)
+		return (ks_usage_error("-v goes with --leaks"));
+	if (o.ko_leaks && o.ko_count != 0 && o.ko_count < LEAK_MIN_SAMPLES)
+		return (ks_usage_error("-c %ld: --leaks needs %d samples or more",
+		    o.ko_count, LEAK_MIN_SAMPLES));
 	if (o.ko_top && !ks_top_built()) {
 		ks_warn("-t: not built in this kmemstat");
 		return (KS_EXIT_USAGE);
 	}
-	if (o.ko_leaks || o.ko_plot != NULL)
-		return (ks_trend(&o));
 
 	/* The source. */
 	if (pidarg != NULL && path != NULL)
@@ -1181,8 +1793,13 @@ main(int argc, char **argv)
 		    "-M FILE"));
 	}
 
-	/* Repeat as vmstat: -w alone forever, -c alone every second. */
+	/*
+	 * Repeat as vmstat: -w alone forever, -c alone every second.  A trend
+	 * takes KS_TREND_COUNT samples a second apart unless told otherwise.
+	 */
 	long count = o.ko_count;
+	if (trend && count == 0)
+		count = KS_TREND_COUNT;
 	unsigned interval_ms = o.ko_interval_ms;
 	if (interval_ms != 0 && count == 0)
 		count = -1;
@@ -1193,6 +1810,8 @@ main(int argc, char **argv)
 
 	if (o.ko_top)
 		return (ks_top(&o.ko_src, interval_ms));
+	if (trend)
+		return (ks_trend(&o, interval_ms, count));
 
 	if (o.ko_modes == 0)
 		o.ko_modes = KS_MODE_MALLOC;
