@@ -354,7 +354,7 @@ km_startup(void)
 		__atomic_store_n(&km_slotoff256[s / 256],
 		    km_slotoff_cls[km_class(s)], __ATOMIC_RELAXED);
 	km_large_zone = uma_zcreate_internal("kmalloc large",
-	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET, 0);
+	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET | UMA_ZFLAG_INTERNAL, 0);
 	if (km_large_zone == NULL)
 		kp_fatal("kmalloc: cannot create the zone of large records");
 	if (pthread_key_create(&mt_tb_key, mt_tb_destroy) != 0)

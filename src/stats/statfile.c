@@ -120,7 +120,7 @@ kms_fill_zone(uma_zone_t zone, void *arg)
 	r->kr_allocator = ALLOCATOR_UMA;
 	r->kr_flags = ((st.zs_flags & UMA_ZONE_MALLOC) ? KMS_REC_MALLOC_BACKED : 0) |
 	    (st.zs_secondary ? KMS_REC_SECONDARY : 0) |
-	    (st.zs_internal ? KMS_REC_INTERNAL : 0);
+	    (st.zs_kmem ? KMS_REC_INTERNAL : 0);
 	r->kr_size = st.zs_size;
 	r->kr_rsize = st.zs_rsize;
 	r->kr_limit = st.zs_limit;

@@ -1742,6 +1742,7 @@ uma_zone_get_stats(uma_zone_t zone, struct uma_zone_stats *st)
 	st->zs_flags = zone->uz_flags & 0xffff;
 	st->zs_secondary = (zone->uz_flags & UMA_ZFLAG_SECONDARY) != 0;
 	st->zs_internal = zone->uz_internal;
+	st->zs_kmem = zone->uz_internal || (zone->uz_flags & UMA_ZFLAG_INTERNAL);
 	st->zs_keg = keg != NULL;
 }
 

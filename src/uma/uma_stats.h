@@ -32,7 +32,8 @@ struct uma_zone_stats {
 	uint64_t zs_wss;        /* working-set estimate of the bucket cache */
 	uint32_t zs_flags;      /* UMA_ZONE_* flags */
 	bool zs_secondary;      /* made by uma_zsecond_create() */
-	bool zs_internal;       /* one of kmem's own zones */
+	bool zs_internal;       /* one of kmem's own zones, slabs in metadata */
+	bool zs_kmem;           /* kmem's own (internal, or kmalloc's records) */
 	bool zs_keg;            /* items live in slabs (not a cache-only zone) */
 };
 

@@ -176,6 +176,10 @@ test_round_trip(void **state)
 	    m = memstat_mtl_next(m))
 		internal += memstat_get_internal(m);
 	assert_true(internal > 0); /* kmem's own zones: slab headers, buckets */
+	/* The records of large allocations are kmem's too: the types count them. */
+	t = find(file, ALLOCATOR_UMA, "kmalloc large");
+	assert_non_null(t);
+	assert_true(memstat_get_internal(t));
 
 	/* The map: every byte accounted for, this process, alive. */
 	assert_int_equal(memstat_get_kmem(file, &mk), 0);
