@@ -5,11 +5,12 @@
  *
  *    The program is run with the preload library, libkmem-preload.so, in
  *    LD_PRELOAD (in front of whatever is there already).  kr_find_shim()
- *    looks for it in this order: $KMEM_PRELOAD; beside this binary,
- *    ../lib and ../<libdir> of its directory (an installed tree) and
- *    ../ (the top of a build tree, this binary being in tools/); then the
- *    build tree it was built in (KMEM_BUILD_PRELOAD, a list of candidate
- *    paths separated by ':').  Not found, it names every place it looked.
+ *    looks for it in this order: $KMEM_PRELOAD; in lib/ and <libdir>/ of
+ *    the directory above this binary's (an installed prefix), and in that
+ *    directory itself (the top of a build tree, this binary being in
+ *    tools/); then in the build tree it was built in (KMEM_BUILD_PRELOAD,
+ *    candidate paths separated by ':').  Not found, it names every place
+ *    it looked.
  *
  * 2. The tunables
  *
