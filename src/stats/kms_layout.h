@@ -31,6 +31,13 @@
  *    process; a process killed in the middle of a publication leaves the
  *    previous snapshot intact, which is what a post-mortem read sees.
  *
+ *    A reader that wants the figures of this moment adds 1 to kh_request
+ *    (getting r), wakes the futex there, and waits until kh_served - r >= 0
+ *    (as signed 32-bit): the publisher reads kh_request before it gathers
+ *    a snapshot and stores that value in kh_served once the snapshot is
+ *    published, so a snapshot that was already under way when the reader
+ *    asked never answers it.
+ *
  *    Writers never block: threads count in their own counters (never in
  *    the file); the publisher takes a snapshot every stats_interval
  *    milliseconds, when a reader asks (it adds 1 to kh_request and wakes
@@ -138,7 +145,8 @@ struct kms_header {
 	uint32_t kh_interval_ms; /* publication interval */
 	uint64_t kh_generation;  /* atomic: snapshots published (sec. 2) */
 	uint32_t kh_request;     /* atomic, futex: readers ask for a snapshot */
-	uint32_t kh_pad;
+	uint32_t kh_served;      /* atomic: the kh_request value the last
+				    snapshot began after */
 	uint64_t kh_reserved[16];
 };
 
@@ -148,6 +156,7 @@ _Static_assert(__builtin_offsetof(struct kms_header, kh_state) == 152, "header")
 _Static_assert(__builtin_offsetof(struct kms_header, kh_generation) == 160,
     "header");
 _Static_assert(__builtin_offsetof(struct kms_header, kh_request) == 168, "header");
+_Static_assert(__builtin_offsetof(struct kms_header, kh_served) == 172, "header");
 _Static_assert(sizeof(struct kms_header) <= KMS_HEADER_SIZE, "header");
 _Static_assert(__builtin_offsetof(struct kms_area, ka_kmem) == 64, "area");
 _Static_assert(__builtin_offsetof(struct kms_record, kr_failures) == 144, "record");

@@ -370,13 +370,13 @@ ms_alive(const struct kms_header *h)
 static void
 ms_request(struct kms_header *h)
 {
-	uint64_t g = __atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE);
 	struct timespec ts = {0, 1000000};
+	uint32_t r = __atomic_add_fetch(&h->kh_request, 1, __ATOMIC_ACQ_REL);
 
-	__atomic_add_fetch(&h->kh_request, 1, __ATOMIC_RELEASE);
 	(void)syscall(SYS_futex, &h->kh_request, FUTEX_WAKE, 1, NULL, NULL, 0);
+	/* Answered by a snapshot that began after the request (kms_layout.h). */
 	for (long waited = 0; waited < MS_REQUEST_WAIT_NS; waited += ts.tv_nsec) {
-		if (__atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE) != g)
+		if ((int32_t)(__atomic_load_n(&h->kh_served, __ATOMIC_ACQUIRE) - r) >= 0)
 			return;
 		nanosleep(&ts, NULL);
 	}

@@ -222,6 +222,7 @@ static void
 kms_publish(struct kms_header *h)
 {
 	uint64_t g = __atomic_load_n(&h->kh_generation, __ATOMIC_RELAXED);
+	uint32_t req = __atomic_load_n(&h->kh_request, __ATOMIC_ACQUIRE);
 	struct kms_area *a = (struct kms_area *)((char *)h +
 	    h->kh_area_off[(g + 1) & 1]);
 
@@ -229,6 +230,8 @@ kms_publish(struct kms_header *h)
 	a->ka_generation = g + 1;
 	h->kh_interval_ms = (uint32_t)kopt.stats_interval;
 	__atomic_store_n(&h->kh_generation, g + 1, __ATOMIC_RELEASE);
+	/* Requests made before the gathering began are answered. */
+	__atomic_store_n(&h->kh_served, req, __ATOMIC_RELEASE);
 }
 
 /*
@@ -361,11 +364,11 @@ kms_on_fatal(void)
 			return;
 	}
 	__atomic_store_n(&h->kh_state, KMS_STATE_FATAL, __ATOMIC_RELEASE);
-	uint64_t g = __atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE);
-	__atomic_add_fetch(&h->kh_request, 1, __ATOMIC_RELEASE);
+	uint32_t r = __atomic_add_fetch(&h->kh_request, 1, __ATOMIC_ACQ_REL);
 	kp_futex_wake(&h->kh_request);
 	for (uint64_t t = 0; t < KMS_FATAL_WAIT_NS &&
-	    __atomic_load_n(&h->kh_generation, __ATOMIC_ACQUIRE) == g; t += 1000000)
+	    (int32_t)(__atomic_load_n(&h->kh_served, __ATOMIC_ACQUIRE) - r) < 0;
+	    t += 1000000)
 		kp_sleep_ns(1000000);
 }
 
