@@ -17,10 +17,11 @@
  *    KMEM_OPTIONS of the child is the one of the environment, then the -o
  *    pairs in their order, then kmem_size for --limit, then the three
  *    that kmem run owns: stats=1, stats_keep=1 and stats_file in a
- *    private directory (kr_dir) with "%p" for the pid.  Later entries win,
- *    so those three always hold, and every process the program starts
- *    (it inherits the environment) leaves its final statistics in that
- *    directory.  -o pairs are checked against the tunables table before
+ *    private directory (kr_make_dir) with "%p" for the pid.  Later
+ *    entries win, so those three always hold.  KMEM_PRELOAD_INHERIT=1
+ *    (unless the environment says otherwise) tells the shim to stay in
+ *    the LD_PRELOAD of the processes the program starts, so the whole
+ *    tree runs on kmem and leaves its final statistics in that directory.  -o pairs are checked against the tunables table before
  *    anything runs; a bad one is a usage error.
  *
  * 3. Running
@@ -370,6 +371,10 @@ kr_child_env(const struct kr_opts *o, const char *shim, const char *dir)
 	if (pre == NULL || setenv("LD_PRELOAD", pre, 1) != 0)
 		return (ENOMEM);
 	free(pre);
+	/* The shim leaves itself out of its children's LD_PRELOAD unless told. */
+	if (getenv("KMEM_PRELOAD_INHERIT") == NULL &&
+	    setenv("KMEM_PRELOAD_INHERIT", "1", 1) != 0)
+		return (ENOMEM);
 
 	old = getenv("KMEM_OPTIONS");
 	if (old != NULL && old[0] != '\0' && !kr_append(&list, &len, old))
@@ -848,33 +853,53 @@ kr_other(FILE *out, const struct kr_opts *o, const char *path)
 	return (hit);
 }
 
-/* The processes the command started that ran on kmem. */
+static int
+kr_pid_cmp(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The processes the command started that ran on kmem, in pid order. */
 static void
 kr_others(FILE *out, const struct kr_opts *o, const char *dir, pid_t main)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char path[PATH_MAX + 256], mine[32];
-	size_t n = 0, shown = 0;
+	char path[PATH_MAX + 32], *end;
+	long *pids = NULL;
+	size_t n = 0, cap = 0;
 
 	if (d == NULL)
 		return;
-	snprintf(mine, sizeof(mine), "kmem.%d", (int)main);
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "kmem.", 5) != 0 ||
-		    strcmp(de->d_name, mine) == 0)
+		if (strncmp(de->d_name, "kmem.", 5) != 0)
 			continue;
-		if (n++ == 0)
-			fprintf(out, "processes it started on kmem:\n");
-		if (shown >= KR_MAX_OTHERS)
+		long pid = strtol(de->d_name + 5, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)main)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		(void)kr_other(out, o, path);
-		shown++;
+		if (n == cap) {
+			long *np = realloc(pids, (cap = cap ? 2 * cap : 16) *
+			    sizeof(*pids));
+			if (np == NULL)
+				break;
+			pids = np;
+		}
+		pids[n++] = pid;
 	}
 	closedir(d);
-	if (n > shown)
-		fprintf(out, "  ... and %zu more\n", n - shown);
+	if (n > 0) {
+		qsort(pids, n, sizeof(*pids), kr_pid_cmp);
+		fprintf(out, "processes it started on kmem:\n");
+	}
+	for (size_t i = 0; i < n && i < KR_MAX_OTHERS; i++) {
+		snprintf(path, sizeof(path), "%s/kmem.%ld", dir, pids[i]);
+		(void)kr_other(out, o, path);
+	}
+	if (n > KR_MAX_OTHERS)
+		fprintf(out, "  ... and %zu more\n", n - KR_MAX_OTHERS);
+	free(pids);
 }
 
 static void

@@ -22,13 +22,13 @@ skip() {
 	exit 77
 }
 
-# The preload library of this build tree (kmem run finds it by itself;
-# the test only skips when there is none).
+# The preload library of the build tree BUILD_DIR, for kmem run.
 shim=
 for f in "$build/libkmem-preload.so" "$build/lib/libkmem-preload.so"; do
 	[ -f "$f" ] && shim=$f && break
 done
-[ -n "$shim" ] || skip "libkmem-preload.so is not built in $build (no kmem-preload target yet)"
+[ -n "$shim" ] || skip "libkmem-preload.so is not built in $build"
+export KMEM_PRELOAD="$shim"
 
 # need PATH: the program, or a skip naming its Debian package.
 need() {

@@ -7,15 +7,15 @@ name=preload_sqlite3
 sq=/usr/bin/sqlite3
 need $sq
 
-with_glibc work $sq :memory: -init /dev/null -batch -cmd ".read $here/workload.sql"
+with_glibc work $sq -bail -batch -init /dev/null :memory: ".read $here/workload.sql"
 [ $glibc_rc -eq 0 ] || fail "workload fails under glibc: $(tail -5 "$tmp/work.glibc.err")"
-with_kmem work -- $sq :memory: -init /dev/null -batch -cmd ".read $here/workload.sql"
+with_kmem work -- $sq -bail -batch -init /dev/null :memory: ".read $here/workload.sql"
 same work
 names work '^ *libsqlite3\.so\.0 +[0-9]+ ' "libsqlite3.so.0"
 
 # Rows until the budget is spent: sqlite3 reports the failure and exits
 # with an error of its own.
-with_kmem hog --limit 8M -- $sq :memory: -init /dev/null -batch -cmd ".read $here/hog.sql"
+with_kmem hog --limit 8M -- $sq -bail -batch -init /dev/null :memory: ".read $here/hog.sql"
 budget_hit hog 8M
 grep -Eqi "out of memory|malloc" "$tmp/hog.kmem.err" ||
 	fail "hog: sqlite3 did not report running out: $(tail -5 "$tmp/hog.kmem.err")"
