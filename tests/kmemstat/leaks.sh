@@ -25,20 +25,7 @@ fail() {
 	failed=1
 }
 
-# start: runs LEAKY with its statistics file in $tmp, until "ready".
-start() {
-	rm -f "$tmp/fifo" "$tmp/leaky.out"
-	mkfifo "$tmp/fifo"
-	KMEM_OPTIONS="stats_file=$tmp/kmem.%p" "$leaky" < "$tmp/fifo" > "$tmp/leaky.out" &
-	pid=$!
-	exec 3> "$tmp/fifo"
-	n=0
-	until grep -q ready "$tmp/leaky.out" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -lt 200 ] || { echo "kmemstat leaks: the process never got ready" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
 
 # kill9: the process dies at once, leaving its statistics file.
 kill9() {
@@ -49,7 +36,7 @@ kill9() {
 	pid=
 }
 
-start
+ks_start "$leaky"
 # The text with a plot, and JSON, from two runs at the same time (about 4 s).
 "$kmemstat" -p "$pid" --leaks -w 0.2 -c 20 --plot "$tmp/plot.svg" > "$tmp/text" 2> "$tmp/text.err" &
 tpid=$!

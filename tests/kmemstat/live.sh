@@ -22,22 +22,9 @@ fail() {
 	failed=1
 }
 
-# start: runs LIVE with its statistics file in $tmp, until "ready".
-start() {
-	rm -f "$tmp/fifo" "$tmp/live.out"
-	mkfifo "$tmp/fifo"
-	KMEM_OPTIONS="stats_file=$tmp/kmem.%p" "$live" < "$tmp/fifo" > "$tmp/live.out" &
-	pid=$!
-	exec 3> "$tmp/fifo"
-	n=0
-	until grep -q ready "$tmp/live.out" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -lt 200 ] || { echo "kmemstat live: the process never got ready" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
 
-start
+ks_start "$live"
 "$kmemstat" -p "$pid" -m > "$tmp/m" 2> "$tmp/err" || fail "-p $pid -m: $(cat "$tmp/err")"
 grep -qx -- "$row" "$tmp/m" || fail "-p $pid -m: no row '$row' in: $(cat "$tmp/m")"
 "$kmemstat" -p "$pid" -s > "$tmp/s" 2> "$tmp/err" || fail "-p $pid -s: $(cat "$tmp/err")"
@@ -76,7 +63,7 @@ grep -q "^kmem map of pid $dead (.*), running, process gone$" "$tmp/s" || fail "
 	fail "-p of a dead process: '$(cat "$tmp/err")'"
 
 # A normal exit removes the file.
-start
+ks_start "$live"
 exec 3>&-
 wait "$pid"
 gone=$pid

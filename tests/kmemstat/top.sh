@@ -63,16 +63,8 @@ wait_for() {
 	done
 }
 
-mkfifo "$tmp/fifo"
-KMEM_OPTIONS="stats_file=$tmp/kmem.%p" "$leaky" < "$tmp/fifo" > "$tmp/leaky.out" &
-pid=$!
-exec 3> "$tmp/fifo"
-n=0
-until grep -q ready "$tmp/leaky.out" 2>/dev/null; do
-	n=$((n + 1))
-	[ $n -lt 200 ] || fail "the process never got ready"
-	sleep 0.05
-done
+. "$(dirname "$0")/lib.sh"
+ks_start "$leaky"
 
 tm -f /dev/null new-session -d -s top -x 120 -y 40 \
     "'$kmemstat' -t -p $pid -w 0.3; echo EXIT=\$? > '$tmp/exit'"
