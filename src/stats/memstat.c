@@ -468,6 +468,29 @@ memstat_file_all(struct memory_type_list *list, const char *path)
 }
 
 /*
+ * Is the statistics file at path missing, or left by an earlier process
+ * that had the pid of the live process pid?  (A file of a dead process is
+ * not stale: it is what a post-mortem read wants.)
+ */
+static bool
+ms_stale(const char *path, pid_t pid)
+{
+	struct kms_header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return (errno == ENOENT);
+	ssize_t n = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || memcmp(h.kh_magic, KMS_MAGIC, 8) != 0 ||
+	    h.kh_pid != (uint64_t)pid)
+		return (false); /* not ours to judge: the read will say what it is */
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return (false); /* the process is gone: post mortem */
+	return (!ms_alive(&h));
+}
+
+/*
  * Finds, among the files pid maps, its statistics file: a file that starts
  * with the magic and names pid.  0 with the path in out, or an error code.
  */
@@ -520,7 +543,7 @@ memstat_pid_all(struct memory_type_list *list, pid_t pid)
 		return (-1);
 	}
 	snprintf(path, sizeof(path), "/dev/shm/kmem.%d", (int)pid);
-	if (access(path, F_OK) == 0 || errno != ENOENT)
+	if (!ms_stale(path, pid))
 		return (ms_read_file(list, path, true));
 	/* Elsewhere (stats_file=PATH): among the files the process maps. */
 	char found[4096];

@@ -97,6 +97,18 @@ stats_path(pid_t pid, char *buf, size_t len)
 	snprintf(buf, len, "%s/kmem.%d", stats_dir(), (int)pid);
 }
 
+/* memstat_pid_all, saying why when it fails. */
+static int
+pid_all(struct memory_type_list *l, pid_t pid)
+{
+	int rc = memstat_pid_all(l, pid);
+
+	if (rc != 0)
+		fprintf(stderr, "memstat_pid_all(%d): %s\n", (int)pid,
+		    memstat_strerror(memstat_mtl_geterror(l)));
+	return (rc);
+}
+
 static const struct memory_type *
 find(struct memory_type_list *l, int alloc, const char *name)
 {
@@ -282,7 +294,7 @@ test_live_reader_consistent(void **state)
 	uint64_t t0 = kt_now_ms();
 	for (int i = 0; i < 300 && kt_now_ms() - t0 < 20000; i++) {
 		struct memstat_kmem mk;
-		assert_int_equal(memstat_pid_all(l, pid), 0);
+		assert_int_equal(pid_all(l, pid), 0);
 		assert_int_equal(memstat_get_kmem(l, &mk), 0);
 		/*
 		 * Each read asks for a newer snapshot and waits for it (at most
@@ -378,7 +390,7 @@ post_mortem(bool by_abort)
 	 * A live read: the last snapshot has everything (the one kmem asks for
 	 * before it aborts may not come in time on a loaded machine).
 	 */
-	assert_int_equal(memstat_pid_all(l, pid), 0);
+	assert_int_equal(pid_all(l, pid), 0);
 	assert_int_equal(memstat_get_count(find(l, ALLOCATOR_MALLOC, "sf64")), 1000);
 	if (by_abort)
 		assert_int_equal(write(go[1], "g", 1), 1);
@@ -522,8 +534,33 @@ test_fork_child_has_own_file(void **state)
 	close(fds[1]);
 	assert_int_equal(read(fds[0], &c, 1), 1);
 	wait_file(pid);
-	assert_int_equal(memstat_pid_all(l, pid), 0);
+	assert_int_equal(pid_all(l, pid), 0);
 	assert_int_equal(memstat_get_count(find(l, ALLOCATOR_MALLOC, "sfbig")), 333);
+
+	/*
+	 * A file left in /dev/shm by an earlier process with the child's pid
+	 * (another start time) is not the child's: the child's is found.
+	 */
+	char stale[64], mine[600];
+	snprintf(stale, sizeof(stale), "/dev/shm/kmem.%d", (int)pid);
+	stats_path(getpid(), mine, sizeof(mine));
+	if (access("/dev/shm", W_OK) == 0 && access(stale, F_OK) != 0) {
+		struct kms_header h;
+		int in = open(mine, O_RDONLY), out;
+		assert_int_equal(pread(in, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		close(in);
+		h.kh_pid = (uint64_t)pid;
+		h.kh_proc_start = 1;
+		out = open(stale, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(out >= 0);
+		assert_int_equal(write(out, &h, sizeof(h)), (ssize_t)sizeof(h));
+		close(out);
+		int rc = memstat_pid_all(l, pid);
+		unlink(stale);
+		assert_int_equal(rc, 0);
+		assert_int_equal(memstat_get_count(find(l, ALLOCATOR_MALLOC, "sfbig")),
+		    333);
+	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	/* The parent's file did not get the child's allocations. */
