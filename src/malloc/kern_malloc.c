@@ -485,23 +485,27 @@ static void
 km_locate(const char *fn, const void *addr, const struct malloc_type *type,
     struct km_where *w)
 {
-	char what[96];
+	char what[96], tn[MT_NAME_MAX + 8] = "";
 	uintptr_t e = kmem_pt_get(addr);
-#define tname (type != NULL && type->ks_shortdesc != NULL ? \
-	    type->ks_shortdesc : "?")
+
+	/* " (type NAME)" when the caller names one (not free() of the shim). */
+	if (type != NULL)
+		snprintf(tn, sizeof(tn), " (type %s)", type->ks_shortdesc != NULL ?
+		    type->ks_shortdesc : "?");
+#define tname tn
 
 	if (KP_LIKELY(KPT_IS_SLAB(e))) {
 		struct uma_slab *slab = KPT_PTR(e);
 		struct uma_keg *keg = slab->us_keg;
 		struct uma_zone *zone = keg->uk_primary;
 		if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC)))
-			kp_fatal("%s: %p (type %s): not a kmalloc allocation; it is an "
+			kp_fatal("%s: %p%s: not a kmalloc allocation; it is an "
 			    "item of zone %s", fn, addr, tname, zone->uz_name);
 		uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
 		uint32_t i = uma_slab_index(keg, slab, addr);
 		if (KP_UNLIKELY((uintptr_t)addr < (uintptr_t)slab->us_data ||
 		    i >= keg->uk_ipers || off != (uintptr_t)i * keg->uk_rsize))
-			kp_fatal("%s: %p (type %s): interior pointer into the %u-byte "
+			kp_fatal("%s: %p%s: interior pointer into the %u-byte "
 			    "block at %p (zone %s)", fn, addr, tname, keg->uk_rsize,
 			    (void *)(slab->us_data + (size_t)(i < keg->uk_ipers ? i :
 			    keg->uk_ipers - 1) * keg->uk_rsize), zone->uz_name);
@@ -522,9 +526,9 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		return;
 	}
 	if (KPT_CLASS(e) == KMC_FREE && kmem_in_map(addr))
-		kp_fatal("%s: %p (type %s): double free or never allocated: the "
+		kp_fatal("%s: %p%s: double free or never allocated: the "
 		    "page is free", fn, addr, tname);
-	kp_fatal("%s: %p (type %s): not the start of a kmalloc allocation; it is "
+	kp_fatal("%s: %p%s: not the start of a kmalloc allocation; it is "
 	    "%s", fn, addr, tname, km_describe(addr, what, sizeof(what)));
 #undef tname
 }
