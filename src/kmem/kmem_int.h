@@ -268,6 +268,13 @@ void kmem_pt_clear(void *addr, size_t npages);
 void *kmem_region_alloc(vmem_t *arena, size_t size, int flags,
     enum kmem_class cls, const char *what);
 /*
+ * kmem_region_alloc() with the first address a multiple of align (a power
+ * of two; at most a page means a page).  The range is given back with
+ * kmem_region_free() like any other.
+ */
+void *kmem_region_xalloc(vmem_t *arena, size_t size, size_t align, int flags,
+    enum kmem_class cls, const char *what);
+/*
  * The arena of kmem's own metadata (layers above use it for their internal
  * structures: zones of buckets and slab headers, thread caches), so that
  * metadata stays in a few chunks of the map.

@@ -396,12 +396,12 @@ kmem_wake_waiters(void)
 
 /* Takes and commits npages; false when the region or the system is short. */
 static bool
-kmem_try_take(struct kmem_region *r, size_t bytes, void **addrp)
+kmem_try_take(struct kmem_region *r, size_t bytes, size_t align, void **addrp)
 {
 	vmem_addr_t a;
 	int error;
 
-	if (vmem_xalloc(r->kr_arena, bytes, 0, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
+	if (vmem_xalloc(r->kr_arena, bytes, align, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
 	    M_NOWAIT | M_BESTFIT, &a) != 0)
 		return (false);
 	error = kp_commit((void *)a, bytes);
@@ -415,8 +415,8 @@ kmem_try_take(struct kmem_region *r, size_t bytes, void **addrp)
 }
 
 static void *
-kmem_region_alloc_r(struct kmem_region *r, size_t size, int flags,
-    enum kmem_class cls, const char *what)
+kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
+    int flags, enum kmem_class cls, const char *what)
 {
 	size_t ps = km->km_pagesize;
 	size_t bytes, pinned;
@@ -429,7 +429,8 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, int flags,
 		kp_fatal("%s(0): size 0 in %s", what, r->kr_name);
 	bytes = (size + ps - 1) & ~(ps - 1);
 	pinned = kmem_region_pinned(r);
-	if (bytes < size || bytes > r->kr_size - pinned) {
+	if (bytes < size || bytes > r->kr_size - pinned ||
+	    (align > ps && bytes + align - ps > r->kr_size - pinned)) {
 		atomic_fetch_add(&r->kr_nneverfit, 1);
 		kp_log("%s(%zu): request can never fit in %s (%zu bytes, %zu of them "
 		    "held for metadata and submaps); failing", what, size,
@@ -439,7 +440,7 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, int flags,
 	}
 	for (;;) {
 		seen = atomic_load(&km->km_free_gen);
-		if (kmem_try_take(r, bytes, &addr))
+		if (kmem_try_take(r, bytes, align > ps ? align : 0, &addr))
 			break;
 		if (!ran_lowmem) {
 			ran_lowmem = true;
@@ -485,7 +486,25 @@ kmem_region_alloc(vmem_t *arena, size_t size, int flags, enum kmem_class cls,
 	if (r == NULL)
 		kp_fatal("%s(%zu): arena %p is neither the map nor a submap", what,
 		    size, (void *)arena);
-	return (kmem_region_alloc_r(r, size, flags, cls, what));
+	return (kmem_region_alloc_r(r, size, 0, flags, cls, what));
+}
+
+void *
+kmem_region_xalloc(vmem_t *arena, size_t size, size_t align, int flags,
+    enum kmem_class cls, const char *what)
+{
+	struct kmem_region *r;
+
+	if (!kmem_ready()) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	r = kmem_region_of_arena(arena);
+	if (r == NULL || (align & (align - 1)) != 0)
+		kp_fatal("%s(%zu): arena %p is neither the map nor a submap, or "
+		    "alignment %zu is not a power of two", what, size,
+		    (void *)arena, align);
+	return (kmem_region_alloc_r(r, size, align, flags, cls, what));
 }
 
 static void
@@ -556,7 +575,7 @@ kmem_meta_release(void *arg, vmem_addr_t addr, vmem_size_t size)
 static void *
 kmem_meta_alloc(size_t size, int flags)
 {
-	return (kmem_region_alloc_r(&km->km_meta, size, flags, KMC_META,
+	return (kmem_region_alloc_r(&km->km_meta, size, 0, flags, KMC_META,
 	    "kmem metadata"));
 }
 
@@ -779,7 +798,7 @@ kmem_malloc(size_t size, int flags)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	return (kmem_region_alloc_r(&km->km_map, size, flags, KMC_DIRECT,
+	return (kmem_region_alloc_r(&km->km_map, size, 0, flags, KMC_DIRECT,
 	    "kmem_malloc"));
 }
 
@@ -798,7 +817,7 @@ kmem_arena_malloc(vmem_t *arena, size_t size, int flags)
 		kp_fatal("kmem_arena_malloc(%zu): arena %p (%s) is neither the map "
 		    "nor a submap", size, (void *)arena,
 		    arena != NULL ? vmem_name(arena) : "NULL");
-	return (kmem_region_alloc_r(r, size, flags, KMC_DIRECT,
+	return (kmem_region_alloc_r(r, size, 0, flags, KMC_DIRECT,
 	    r == &km->km_map ? "kmem_malloc" : "kmem_arena_malloc"));
 }
 

@@ -364,6 +364,13 @@ km_startup(void)
 	return (true);
 }
 
+bool
+kmalloc_init(void)
+{
+	return (atomic_load_explicit(&km_ready, memory_order_acquire) ||
+	    km_startup());
+}
+
 /* The type's index, registering it if its constructor has not run yet. */
 static inline uint32_t
 mt_index(const char *fn, struct malloc_type *type)
@@ -382,7 +389,7 @@ mt_index(const char *fn, struct malloc_type *type)
 /* ---- large allocations ------------------------------------------------------------ */
 
 static KP_NOINLINE void *
-km_large_alloc(size_t size, struct malloc_type *type, int flags)
+km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 {
 	size_t ps = kmem_page_size();
 	uint32_t idx = mt_index("kmalloc", type);
@@ -402,7 +409,7 @@ km_large_alloc(size_t size, struct malloc_type *type, int flags)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	addr = kmem_region_alloc(kmem_map_arena(), size,
+	addr = kmem_region_xalloc(kmem_map_arena(), size, align,
 	    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
 	if (addr == NULL) {
 		uma_zfree(km_large_zone, rec);
@@ -478,23 +485,27 @@ static void
 km_locate(const char *fn, const void *addr, const struct malloc_type *type,
     struct km_where *w)
 {
-	char what[96];
+	char what[96], tn[MT_NAME_MAX + 8] = "";
 	uintptr_t e = kmem_pt_get(addr);
-#define tname (type != NULL && type->ks_shortdesc != NULL ? \
-	    type->ks_shortdesc : "?")
+
+	/* " (type NAME)" when the caller names one (not free() of the shim). */
+	if (type != NULL)
+		snprintf(tn, sizeof(tn), " (type %s)", type->ks_shortdesc != NULL ?
+		    type->ks_shortdesc : "?");
+#define tname tn
 
 	if (KP_LIKELY(KPT_IS_SLAB(e))) {
 		struct uma_slab *slab = KPT_PTR(e);
 		struct uma_keg *keg = slab->us_keg;
 		struct uma_zone *zone = keg->uk_primary;
 		if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC)))
-			kp_fatal("%s: %p (type %s): not a kmalloc allocation; it is an "
+			kp_fatal("%s: %p%s: not a kmalloc allocation; it is an "
 			    "item of zone %s", fn, addr, tname, zone->uz_name);
 		uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
 		uint32_t i = uma_slab_index(keg, slab, addr);
 		if (KP_UNLIKELY((uintptr_t)addr < (uintptr_t)slab->us_data ||
 		    i >= keg->uk_ipers || off != (uintptr_t)i * keg->uk_rsize))
-			kp_fatal("%s: %p (type %s): interior pointer into the %u-byte "
+			kp_fatal("%s: %p%s: interior pointer into the %u-byte "
 			    "block at %p (zone %s)", fn, addr, tname, keg->uk_rsize,
 			    (void *)(slab->us_data + (size_t)(i < keg->uk_ipers ? i :
 			    keg->uk_ipers - 1) * keg->uk_rsize), zone->uz_name);
@@ -515,9 +526,9 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		return;
 	}
 	if (KPT_CLASS(e) == KMC_FREE && kmem_in_map(addr))
-		kp_fatal("%s: %p (type %s): double free or never allocated: the "
+		kp_fatal("%s: %p%s: double free or never allocated: the "
 		    "page is free", fn, addr, tname);
-	kp_fatal("%s: %p (type %s): not the start of a kmalloc allocation; it is "
+	kp_fatal("%s: %p%s: not the start of a kmalloc allocation; it is "
 	    "%s", fn, addr, tname, km_describe(addr, what, sizeof(what)));
 #undef tname
 }
@@ -549,7 +560,7 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	void *item;
 
 	if (size > KM_MAXSMALL)
-		return (km_large_alloc(size, type, flags));
+		return (km_large_alloc(size, 0, type, flags));
 	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
 	    !km_startup()) {
 		errno = ENOMEM;
@@ -818,6 +829,129 @@ kmallocarray(size_t nmemb, size_t size, struct malloc_type *type, int flags)
 		return (NULL);
 	}
 	return (kmalloc(total, type, flags));
+}
+
+/* ---- for the preload shim: frees that take the type from the block --------- */
+
+void *
+kmalloc_aligned(size_t size, size_t align, struct malloc_type *type, int flags)
+{
+	size_t ps = kmem_page_size();
+
+	if (align <= 16)
+		return (kmalloc(size, type, flags));
+	/*
+	 * kmalloc slabs start on a page and hold no header, so the items of a
+	 * class are aligned to the largest power of two dividing its size (up
+	 * to a page): the smallest class at least size bytes and a multiple
+	 * of align serves.  Larger sizes and alignments take whole pages.
+	 */
+	if (align <= ps && size <= KM_MAXSMALL) {
+		for (int c = km_class(size); c < KM_NCLASSES; c++)
+			if (km_sizes[c] % align == 0)
+				return (kmalloc(km_sizes[c], type, flags));
+	}
+	if (size <= KM_MAXSMALL)
+		size = KM_MAXSMALL + 1; /* whole pages, recorded as large */
+	return (km_large_alloc(size, align > ps ? align : 0, type, flags));
+}
+
+/* kfree_any()'s everything else: NULL, large blocks and every fault. */
+static KP_NOINLINE void
+kfree_any_slow(void *addr, const char *fn)
+{
+	struct km_where w;
+	uint32_t idx;
+
+	if (addr == NULL)
+		return;
+	km_locate(fn, addr, NULL, &w);
+	if (w.kw_tag != NULL) {
+		idx = *w.kw_tag;
+		if (KP_UNLIKELY(idx == MT_TAG_FREE || idx == 0 || idx >= MT_MAX))
+			kp_fatal("%s: %p: %s (zone %s)", fn, addr, idx == MT_TAG_FREE ?
+			    "double free" : "corrupt type tag",
+			    w.kw_keg->uk_primary->uz_name);
+		*w.kw_tag = MT_TAG_FREE;
+		if (MT_COUNTING)
+			mt_count_slow(idx, w.kw_cls, false);
+		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
+		return;
+	}
+	km_free_large(w.kw_large);
+}
+
+void
+kfree_any(void *addr)
+{
+	uintptr_t e = kmem_pt_get(addr) - KPT_MSLAB;
+
+	/* kfree()'s fast path, with the type read from the block's tag. */
+	if (KP_UNLIKELY((e & (((uintptr_t)1 << KPT_SHIFT) - 1)) != 0))
+		return (kfree_any_slow(addr, "free"));
+	struct uma_slab *slab = (struct uma_slab *)e;
+	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
+	uintptr_t i;
+	bool start = uma_slab_mindex(slab, off, &i);
+	uint16_t *tag = (uint16_t *)slab->us_meta + i;
+	uint32_t idx = *tag;
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + slab->us_cacheoff);
+	size_t n = c->uc_acnt, ent = c->uc_aentries;
+	/*
+	 * "1 <= idx <= uc_ucapm1" also turns away a free block's tag
+	 * (MT_TAG_FREE is larger than any capacity) and a thread that counts
+	 * nothing yet (uc_ucapm1 0).
+	 */
+	if (KP_UNLIKELY(!start || n >= ent ||
+	    (MT_COUNTING ? idx - 1 >= c->uc_ucapm1 : idx - 1 >= MT_MAX - 1)))
+		return (kfree_any_slow(addr, "free"));
+	void **items = c->uc_aitems;
+	*tag = MT_TAG_FREE;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
+	items[n] = addr;
+	items[UMA_BUCKET_METAOFF + n] = tag;
+	if (MT_COUNTING)
+		UMA_STAT_INC(c->uc_ufrees[idx]);
+}
+
+void *
+krealloc_any(void *addr, size_t size, struct malloc_type *type, int flags)
+{
+	struct malloc_type *owner;
+	struct km_where w;
+	size_t have, keep;
+	uint32_t idx;
+	void *n;
+
+	if (addr == NULL)
+		return (kmalloc(size, type, flags));
+	km_locate("realloc", addr, NULL, &w);
+	if (w.kw_tag != NULL) {
+		idx = *w.kw_tag;
+		if (idx == MT_TAG_FREE || idx == 0 || idx >= MT_MAX)
+			kp_fatal("realloc: %p: %s (zone %s)", addr, idx == MT_TAG_FREE ?
+			    "a free block (use after free)" : "corrupt type tag",
+			    w.kw_keg->uk_primary->uz_name);
+		have = w.kw_keg->uk_rsize;
+		if (size <= have && (size > have / 2 || have == km_sizes[0]))
+			return (addr);
+	} else {
+		idx = w.kw_large->kl_type;
+		have = w.kw_large->kl_pages * kmem_page_size();
+		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+			w.kw_large->kl_size = size;
+			return (addr);
+		}
+	}
+	/* The block keeps its type: it is the same object, resized. */
+	owner = mt_table[idx].mt_public != NULL ? mt_table[idx].mt_public : type;
+	n = kmalloc(size, owner, flags & ~M_ZERO);
+	if (n == NULL)
+		return (NULL);
+	keep = size < have ? size : have;
+	memcpy(n, addr, keep);
+	kfree_any(addr);
+	return (n);
 }
 
 /* ---- statistics ------------------------------------------------------------------------ */

@@ -160,6 +160,22 @@ struct mt_stats {
 	bool ms_live;
 };
 
+/*
+ * For the preload shim (src/shim), whose free() and realloc() are not told
+ * the type.  kmalloc_aligned() returns a block whose address is a multiple
+ * of align (a power of two): a kmalloc class whose size is a multiple of
+ * align, or whole pages of the map.  kfree_any() and krealloc_any()
+ * validate the address as kfree() does (foreign, interior, double free
+ * abort with one line) and take the type from the block's tag; a block
+ * realloc moves keeps its type (type is used for addr NULL only).
+ */
+bool kmalloc_init(void); /* sets the map and the kmalloc zones up */
+void *kmalloc_aligned(size_t size, size_t align, struct malloc_type *type,
+    int flags);
+void kfree_any(void *addr);
+void *krealloc_any(void *addr, size_t size, struct malloc_type *type,
+    int flags);
+
 /* Calls fn for every type with an index, under mt_lock. */
 void mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg);
 /* The size of kmalloc class i. */

@@ -17,7 +17,12 @@
 struct kopt_values kopt;
 
 #define KOPT_ROW(name, type, def, rt, lo, hi, desc)                          \
-	{#name, type, def, rt, offsetof(struct kopt_values, name), lo, hi, desc}
+	{#name, type, def, rt, offsetof(struct kopt_values, name), lo, hi, desc, \
+	    NULL}
+/* A KOPT_STR row that takes one of the words of `words` ("a|b"). */
+#define KOPT_ROW_WORDS(name, def, rt, words, desc)                           \
+	{#name, KOPT_STR, def, rt, offsetof(struct kopt_values, name), 0, 0,    \
+	    desc, words}
 
 static const struct kopt_desc kopt_rows[] = {
     KOPT_ROW(kmem_size, KOPT_SIZE, "0", false, 0, UINT64_C(1) << 46,
@@ -45,6 +50,9 @@ static const struct kopt_desc kopt_rows[] = {
 	"keep the statistics file after a normal exit"),
     KOPT_ROW(stats_interval, KOPT_UINT, "100", true, 10, 60000,
 	"milliseconds between two publications of the statistics file"),
+    KOPT_ROW_WORDS(preload_types, "library", false, "library|single",
+	"the preload shim charges each allocation to a type named after the "
+	"calling library (library) or all to one type, \"preload\" (single)"),
 };
 #define KOPT_NROWS (sizeof(kopt_rows) / sizeof(kopt_rows[0]))
 
@@ -139,6 +147,20 @@ kopt_word(const char *s, size_t n, const char *w)
 	return (strlen(w) == n && strncasecmp(s, w, n) == 0);
 }
 
+/* Whether (s, n) is one of the '|'-separated words. */
+static bool
+kopt_one_of(const char *s, size_t n, const char *words)
+{
+	for (const char *w = words; w != NULL;) {
+		const char *bar = strchr(w, '|');
+		size_t wn = bar != NULL ? (size_t)(bar - w) : strlen(w);
+		if (wn == n && memcmp(w, s, n) == 0)
+			return (true);
+		w = bar != NULL ? bar + 1 : NULL;
+	}
+	return (false);
+}
+
 static int
 kopt_parse_bool(const char *s, size_t n, bool *out)
 {
@@ -207,6 +229,8 @@ kopt_store(size_t row, const char *value, size_t vlen, enum kopt_source src,
 	case KOPT_STR:
 		if (vlen >= KOPT_STRMAX)
 			error = ERANGE;
+		else if (d->kd_words != NULL && !kopt_one_of(value, vlen, d->kd_words))
+			error = EINVAL;
 		break;
 	}
 	if (error == 0 && (d->kd_type == KOPT_SIZE || d->kd_type == KOPT_UINT) &&
@@ -222,7 +246,8 @@ kopt_store(size_t row, const char *value, size_t vlen, enum kopt_source src,
 			    KOPT_STRMAX - 1);
 		else
 			kp_log("%s: %s=%.*s: bad value (expected %s)", where, d->kd_name,
-			    (int)vlen, value, kopt_type_hint(d->kd_type));
+			    (int)vlen, value, d->kd_words != NULL ? d->kd_words :
+			    kopt_type_hint(d->kd_type));
 		return (EINVAL);
 	}
 	switch (d->kd_type) {

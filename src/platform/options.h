@@ -54,6 +54,7 @@ struct kopt_values {
 	char stats_file[KOPT_STRMAX]; /* its path ("%p": pid); "" = /dev/shm/kmem.%p */
 	bool stats_keep;          /* keep it after a normal exit */
 	uint64_t stats_interval;  /* milliseconds between publications */
+	char preload_types[KOPT_STRMAX]; /* the shim's types: library|single */
 };
 extern struct kopt_values kopt;
 
@@ -65,6 +66,8 @@ struct kopt_desc {
 	size_t kd_off;            /* offset of the value in kopt */
 	uint64_t kd_min, kd_max;  /* accepted range (numbers) */
 	const char *kd_desc;      /* one line for the manual and the report */
+	const char *kd_words;     /* KOPT_STR: the values allowed, separated
+				     by '|'; NULL: any text */
 };
 
 /* The table; *np is set to the number of rows. */

@@ -8,6 +8,7 @@
 #ifndef KMEM_KMS_H
 #define KMEM_KMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kms_layout.h"
@@ -25,5 +26,14 @@ uint32_t kms_collect(struct kms_area *a, uint32_t cap);
  * by the map when it is set up, without locks held.  A no-op with stats=0.
  */
 void kms_start(void);
+/*
+ * For a caller whose own allocations set the map up (the preload shim):
+ * after kms_defer(), kms_start() only notes that publishing is wanted
+ * (kms_pending() then says true), and kms_start_pending() starts it, to be
+ * called where no kmem lock is held, since creating the thread allocates.
+ */
+void kms_defer(void);
+bool kms_pending(void);
+void kms_start_pending(void);
 
 #endif /* KMEM_KMS_H */

@@ -10,7 +10,10 @@
  *    free items and the rest.  It writes into the memory it is given and
  *    never allocates, so it can fill the shared file directly.
  *
- *  - One thread per process, "kmem-stats", started when the map is set up,
+ *  - One thread per process, "kmem-stats", started when the map is set up
+ *    (or, where kms_defer() asked so, by kms_start_pending() once the caller
+ *    knows that no kmem lock is held and that creating a thread may
+ *    allocate: the preload shim, whose malloc() is what sets the map up),
  *    creates the file and publishes a snapshot at once, then again every
  *    stats_interval milliseconds and whenever a reader adds to kh_request
  *    and wakes the futex there.  Allocating threads never touch the file.
@@ -57,6 +60,8 @@ static struct {
 } ks = {.ks_lock = KP_MUTEX_INITIALIZER};
 
 static atomic_int ks_started;   /* the thread runs in this process */
+static atomic_bool ks_deferred; /* kms_start() only notes the request */
+static atomic_bool ks_pending;  /* noted, kms_start_pending() starts it */
 static atomic_bool ks_fatal;    /* kmem is aborting the process */
 static atomic_bool ks_is_child; /* made by fork(): wait before creating */
 
@@ -390,10 +395,35 @@ kms_on_fork_child(void)
 }
 
 void
+kms_defer(void)
+{
+	atomic_store(&ks_deferred, true);
+}
+
+bool
+kms_pending(void)
+{
+	return (atomic_load_explicit(&ks_pending, memory_order_relaxed));
+}
+
+void
+kms_start_pending(void)
+{
+	if (atomic_exchange(&ks_pending, false)) {
+		atomic_store(&ks_deferred, false);
+		kms_start();
+	}
+}
+
+void
 kms_start(void)
 {
 	int expected = 0;
 
+	if (atomic_load(&ks_deferred)) {
+		atomic_store(&ks_pending, true);
+		return;
+	}
 	if (!kopt.stats || !atomic_compare_exchange_strong(&ks_started, &expected, 1))
 		return;
 	kp_set_fatal_hook(kms_on_fatal);

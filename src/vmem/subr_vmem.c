@@ -40,9 +40,11 @@ static size_t vmem_meta_hash_bytes;
 static size_t vmem_meta_arena_bytes;
 
 /* Inside a meta-ops call: such a thread never starts a rehash. */
-static _Thread_local int vmem_meta_depth;
+static _Thread_local int vmem_meta_depth
+    __attribute__((tls_model("initial-exec")));
 /* This thread is growing the tag pool and may take the reserve. */
-static _Thread_local bool vmem_bt_grower;
+static _Thread_local bool vmem_bt_grower
+    __attribute__((tls_model("initial-exec")));
 
 static void *
 vmem_default_meta_alloc(size_t size, int flags)

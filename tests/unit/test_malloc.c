@@ -1373,7 +1373,7 @@ child_usable_stack(void *arg)
 
 	kt_map_setup("16M");
 	memset(buf, 0, sizeof(buf));
-	expect_msg("kmalloc_usable_size: %p (type ?): not the start of a kmalloc "
+	expect_msg("kmalloc_usable_size: %p: not the start of a kmalloc "
 	    "allocation; it is not an address kmem gave\n", (void *)buf);
 	(void)kmalloc_usable_size(buf);
 }
