@@ -726,6 +726,27 @@ dlclose(void *handle)
 	return (rc);
 }
 
+/* ---- _exit ------------------------------------------------------------------------ */
+
+/*
+ * A program that leaves by _exit() runs no destructor: the statistics file
+ * would stay as if the program had been killed.  (exit() reaches the
+ * kernel through libc's own _exit, not through this one.)
+ */
+SHIM_EXPORT void
+_exit(int status)
+{
+	kms_exit_now();
+	for (;;)
+		(void)syscall(SYS_exit_group, status);
+}
+
+SHIM_EXPORT void
+_Exit(int status)
+{
+	_exit(status);
+}
+
 /* ---- C++ ------------------------------------------------------------------------ */
 
 /*

@@ -35,5 +35,11 @@ void kms_start(void);
 void kms_defer(void);
 bool kms_pending(void);
 void kms_start_pending(void);
+/*
+ * The process leaves without running destructors (_exit): removes the file
+ * as a normal exit would (stats_keep=1: marks it EXITED).  Takes no lock
+ * and does nothing in a vfork() child, whose memory is its parent's.
+ */
+void kms_exit_now(void);
 
 #endif /* KMEM_KMS_H */

@@ -451,6 +451,20 @@ kms_start(void)
 	}
 }
 
+void
+kms_exit_now(void)
+{
+	struct kms_header *h = ks.ks_hdr;
+
+	if (atomic_load(&ks_started) == 0 || h == NULL ||
+	    ks.ks_pid != kp_process_id())
+		return;
+	if (kopt.stats_keep)
+		__atomic_store_n(&h->kh_state, KMS_STATE_EXITED, __ATOMIC_RELEASE);
+	else
+		(void)kp_unlink(ks.ks_path);
+}
+
 static void __attribute__((destructor))
 kms_fini(void)
 {

@@ -22,7 +22,7 @@ if objdump -d "$so" | grep -q '__tls_get_addr'; then
 	echo "plt: the library calls __tls_get_addr (TLS must be initial-exec)" >&2
 	fail=1
 fi
-extra=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -vE '^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|dlclose|_Zn[wa]m.*|_Zd[la]Pv.*)$')
+extra=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -vE '^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|dlclose|_exit|_Exit|_Zn[wa]m.*|_Zd[la]Pv.*)$')
 if [ -n "$extra" ]; then
 	echo "plt: exports more than the entry points: $extra" >&2
 	fail=1

@@ -158,7 +158,7 @@ test_messages(void **state)
 static void
 child_precedence(void *arg)
 {
-	setenv("KMEM_OPTIONS", "kmem_size=8M,kmem_bogus=3", 1);
+	setenv("KMEM_OPTIONS", "kmem_size=8M,kmem_bogus=3,stats=0", 1);
 	KT_CHECK(kmem_setopt("kmem_size", "4M") == 0);
 	KT_CHECK(kmem_setopt("wait_warn_ms", "7") == 0);
 	KT_CHECK(kmem_init() == 0);
