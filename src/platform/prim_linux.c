@@ -739,22 +739,54 @@ kp_sleep_ns(uint64_t ns)
 		;
 }
 
-static void (*_Atomic kp_child_hook)(void);
+/* ---- fork ----------------------------------------------------------------- */
+
+static const struct kp_fork_ops *_Atomic kp_fork_table[KP_FORK_NRANKS];
+/* What prepare called, for parent and child (written by the forking thread
+ * with every kmem lock held). */
+static const struct kp_fork_ops *kp_fork_called[KP_FORK_NRANKS];
 
 void
-kp_atfork_child_hook(void (*fn)(void))
+kp_fork_register(enum kp_fork_rank rank, const struct kp_fork_ops *ops)
 {
-	atomic_store(&kp_child_hook, fn);
+	if ((unsigned)rank < KP_FORK_NRANKS)
+		atomic_store(&kp_fork_table[rank], ops);
+}
+
+static void
+kp_atfork_prepare(void)
+{
+	for (int r = 0; r < KP_FORK_NRANKS; r++) {
+		const struct kp_fork_ops *ops = atomic_load(&kp_fork_table[r]);
+		if (ops != NULL)
+			ops->kfo_prepare();
+		/* Written once the rank's locks are held: a second forker
+		   waits in an earlier rank until the first one is done. */
+		kp_fork_called[r] = ops;
+	}
+	pthread_mutex_lock(&kp_fig_lock);
+	pthread_mutex_lock(&kp_inj_lock);
+}
+
+static void
+kp_atfork_parent(void)
+{
+	pthread_mutex_unlock(&kp_inj_lock);
+	pthread_mutex_unlock(&kp_fig_lock);
+	for (int r = KP_FORK_NRANKS - 1; r >= 0; r--)
+		if (kp_fork_called[r] != NULL)
+			kp_fork_called[r]->kfo_parent();
 }
 
 static void
 kp_atfork_child(void)
 {
-	void (*fn)(void) = atomic_load(&kp_child_hook);
-
 	kp_tid = 0;
-	if (fn != NULL)
-		fn();
+	pthread_mutex_unlock(&kp_inj_lock);
+	pthread_mutex_unlock(&kp_fig_lock);
+	for (int r = KP_FORK_NRANKS - 1; r >= 0; r--)
+		if (kp_fork_called[r] != NULL)
+			kp_fork_called[r]->kfo_child();
 }
 
 int64_t
@@ -882,7 +914,7 @@ static void __attribute__((constructor))
 kp_ctor(void)
 {
 	kp_init();
-	pthread_atfork(NULL, NULL, kp_atfork_child);
+	pthread_atfork(kp_atfork_prepare, kp_atfork_parent, kp_atfork_child);
 }
 
 /* ---- output and the environment ----------------------------------------- */
