@@ -36,7 +36,9 @@
  *   kp_mutex_t and kp_cond_t wrap POSIX mutexes and condition variables;
  *   condition waits time out against the monotonic clock.  Lock order is the
  *   callers' business: nothing in this layer takes a lock of its own except
- *   while reading /proc or the cgroup files at start-up.
+ *   while reading /proc or the cgroup files at start-up and while arming
+ *   failure injection.  Around fork() the platform's handlers take every
+ *   lock of kmem, in the order written down under "fork" below.
  */
 #ifndef KMEM_PRIM_H
 #define KMEM_PRIM_H
