@@ -150,6 +150,17 @@ void kp_mutex_lock(kp_mutex_t *m);
 bool kp_mutex_trylock(kp_mutex_t *m);
 void kp_mutex_unlock(kp_mutex_t *m);
 
+/*
+ * For the fork handlers, which hold one lock per zone, keg and arena at
+ * once: kp_mutex_lock() and kp_mutex_unlock(), except that under
+ * ThreadSanitizer the calls are hidden from it (its deadlock detector stops
+ * the process when a thread holds more than 64 locks).  A child that then
+ * writes what such a lock guards takes the lock again the usual way, so
+ * that the tool sees the order.
+ */
+void kp_mutex_lock_fork(kp_mutex_t *m);
+void kp_mutex_unlock_fork(kp_mutex_t *m);
+
 /* Condition variables wait against CLOCK_MONOTONIC. */
 void kp_cond_init(kp_cond_t *c);
 void kp_cond_destroy(kp_cond_t *c);

@@ -18,6 +18,7 @@
 #endif
 #include "prim.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -647,6 +648,54 @@ kp_mutex_unlock(kp_mutex_t *m)
 	kp_check(pthread_mutex_unlock(&m->km_m), "pthread_mutex_unlock");
 }
 
+/*
+ * Under ThreadSanitizer the fork handlers call the C library's functions,
+ * found behind the tool's interceptors, so that it does not count the locks.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define KP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KP_TSAN 1
+#endif
+#endif
+
+#ifdef KP_TSAN
+static int (*kp_plain_lock)(pthread_mutex_t *) = pthread_mutex_lock;
+static int (*kp_plain_unlock)(pthread_mutex_t *) = pthread_mutex_unlock;
+
+static void
+kp_plain_init(void)
+{
+	void *lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+	void *unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+
+	if (lock != NULL && unlock != NULL) {
+		kp_plain_lock = (int (*)(pthread_mutex_t *))lock;
+		kp_plain_unlock = (int (*)(pthread_mutex_t *))unlock;
+	}
+}
+#else
+#define kp_plain_lock pthread_mutex_lock
+#define kp_plain_unlock pthread_mutex_unlock
+static void
+kp_plain_init(void)
+{
+}
+#endif
+
+void
+kp_mutex_lock_fork(kp_mutex_t *m)
+{
+	kp_check(kp_plain_lock(&m->km_m), "pthread_mutex_lock");
+}
+
+void
+kp_mutex_unlock_fork(kp_mutex_t *m)
+{
+	kp_check(kp_plain_unlock(&m->km_m), "pthread_mutex_unlock");
+}
+
 void
 kp_cond_init(kp_cond_t *c)
 {
@@ -914,6 +963,7 @@ static void __attribute__((constructor))
 kp_ctor(void)
 {
 	kp_init();
+	kp_plain_init();
 	pthread_atfork(kp_atfork_prepare, kp_atfork_parent, kp_atfork_child);
 }
 

@@ -1875,10 +1875,10 @@ uma_prefork(void)
 	kp_mutex_lock(&uma_zones_lock);
 	kp_mutex_lock(&uma_tc_lock);
 	LIST_FOREACH(zone, &uma_zones, uz_link)
-		kp_mutex_lock(&zone->uz_lock);
+		kp_mutex_lock_fork(&zone->uz_lock);
 	LIST_FOREACH(zone, &uma_zones, uz_link)
 		if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
-			kp_mutex_lock(&zone->uz_keg->uk_lock);
+			kp_mutex_lock_fork(&zone->uz_keg->uk_lock);
 }
 
 /* Releases what uma_prefork() took; in the child, resets the sleepers. */
@@ -1889,15 +1889,17 @@ uma_postfork(bool child)
 
 	LIST_FOREACH(zone, &uma_zones, uz_link)
 		if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
-			kp_mutex_unlock(&zone->uz_keg->uk_lock);
+			kp_mutex_unlock_fork(&zone->uz_keg->uk_lock);
 	LIST_FOREACH(zone, &uma_zones, uz_link) {
+		kp_mutex_unlock_fork(&zone->uz_lock);
 		if (child) {
+			kp_mutex_lock(&zone->uz_lock);
 			zone->uz_sleepers = 0;
 			atomic_fetch_and(&zone->uz_freeslow,
 			    ~(uint32_t)UMA_FREESLOW_SLEEPERS);
 			kp_cond_init(&zone->uz_cv);
+			kp_mutex_unlock(&zone->uz_lock);
 		}
-		kp_mutex_unlock(&zone->uz_lock);
 	}
 	if (child && uma_tc != &uma_tcache_empty)
 		uma_tc->tc_tid = kp_thread_id();

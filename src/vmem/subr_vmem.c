@@ -1969,7 +1969,7 @@ vmem_prefork(void)
 
 	kp_mutex_lock(&vmem_arenas_lock);
 	LIST_FOREACH(vm, &vmem_arenas, vm_alllink)
-		kp_mutex_lock(&vm->vm_lock);
+		kp_mutex_lock_fork(&vm->vm_lock);
 	kp_mutex_lock(&vmem_bt_pool.bp_lock);
 }
 
@@ -1980,7 +1980,7 @@ vmem_postfork_parent(void)
 
 	kp_mutex_unlock(&vmem_bt_pool.bp_lock);
 	LIST_FOREACH(vm, &vmem_arenas, vm_alllink)
-		kp_mutex_unlock(&vm->vm_lock);
+		kp_mutex_unlock_fork(&vm->vm_lock);
 	kp_mutex_unlock(&vmem_arenas_lock);
 }
 
@@ -1996,6 +1996,8 @@ vmem_postfork_child(void)
 		kp_cond_init(&bp->bp_cv);
 	kp_mutex_unlock(&bp->bp_lock);
 	LIST_FOREACH(vm, &vmem_arenas, vm_alllink) {
+		kp_mutex_unlock_fork(&vm->vm_lock);
+		kp_mutex_lock(&vm->vm_lock);
 		vm->vm_nwaiters = 0;
 		if (vm->vm_rehashing) {
 			vm->vm_rehashing = false;
