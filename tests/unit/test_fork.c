@@ -373,8 +373,8 @@ run(struct forker *f, bool from_thread)
 	for (int i = 0; i < NHAMMER; i++)
 		KT_CHECK(pthread_join(t[i], NULL) == 0);
 	if (f->f_ok != f->f_nforks)
-		fprintf(stderr, "%d of %d forks: %d children hung, %d failed\n",
-		    f->f_nforks, f->f_nforks, f->f_hung, f->f_failed);
+		fprintf(stderr, "%d forks: %d children hung, %d failed\n",
+		    f->f_nforks, f->f_hung, f->f_failed);
 	KT_EQ(f->f_hung, 0);
 	KT_EQ(f->f_failed, 0);
 	KT_EQ(f->f_ok, f->f_nforks);
