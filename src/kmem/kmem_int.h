@@ -82,6 +82,18 @@
  *    (a thread-local flag keeps a handler's own shortage from re-running
  *    the handlers).  km_lowmem_lock guards the handler table only and is a
  *    leaf.
+ *
+ * 6. fork()
+ *
+ *    The map's locks take two places in kmem's order around fork() (see
+ *    prim.h): kmem_init_lock and km_region_lock are held across the set-up
+ *    and across vmem_create() of a submap, whose metadata allocation may run
+ *    the low-memory handlers (uma's locks), so they come before the layers
+ *    above (kmem_prefork_setup); km_wait_lock and km_lowmem_lock are leaves
+ *    and come after vmem (kmem_prefork).  km_lowmem_run is not taken: the
+ *    child reinitialises it if a vanished thread held it.  The child also
+ *    makes km_wait_cv anew and forgets the waiters, which were other
+ *    threads.
  */
 #ifndef KMEM_KMEM_INT_H
 #define KMEM_KMEM_INT_H
@@ -318,5 +330,13 @@ struct kmem_tune {
 	char kt_why[512];     /* one line: the figures and the decision */
 };
 void kmem_tune_size(struct kmem_tune *t);
+
+/* ---- fork (section 6) -------------------------------------------------------- */
+
+void kmem_prefork_setup(void);  /* rank KP_FORK_MAP_SETUP */
+void kmem_postfork_setup(void); /* parent and child */
+void kmem_prefork(void);        /* rank KP_FORK_MAP */
+void kmem_postfork_parent(void);
+void kmem_postfork_child(void);
 
 #endif /* KMEM_KMEM_INT_H */

@@ -746,6 +746,71 @@ kmem_init_slow(void)
 	return (error);
 }
 
+/* ---- fork (kmem_int.h, section 6; the order is in prim.h) ----------------- */
+
+void
+kmem_prefork_setup(void)
+{
+	kp_mutex_lock(&kmem_init_lock);
+	kp_mutex_lock(&km->km_region_lock);
+}
+
+void
+kmem_postfork_setup(void)
+{
+	kp_mutex_unlock(&km->km_region_lock);
+	kp_mutex_unlock(&kmem_init_lock);
+}
+
+void
+kmem_prefork(void)
+{
+	kp_mutex_lock(&km->km_wait_lock);
+	kp_mutex_lock(&km->km_lowmem_lock);
+}
+
+void
+kmem_postfork_parent(void)
+{
+	kp_mutex_unlock(&km->km_lowmem_lock);
+	kp_mutex_unlock(&km->km_wait_lock);
+}
+
+void
+kmem_postfork_child(void)
+{
+	kp_mutex_unlock(&km->km_lowmem_lock);
+	/* The waiters were other threads. */
+	atomic_store(&km->km_waiters, 0);
+	if (atomic_load(&km->km_ready))
+		kp_cond_init(&km->km_wait_cv);
+	kp_mutex_unlock(&km->km_wait_lock);
+	/* Left to another thread's run of the handlers, which is gone. */
+	if (kp_mutex_trylock(&km->km_lowmem_run))
+		kp_mutex_unlock(&km->km_lowmem_run);
+	else
+		kp_mutex_init(&km->km_lowmem_run);
+}
+
+static const struct kp_fork_ops kmem_fork_setup_ops = {
+	.kfo_prepare = kmem_prefork_setup,
+	.kfo_parent = kmem_postfork_setup,
+	.kfo_child = kmem_postfork_setup,
+};
+
+static const struct kp_fork_ops kmem_fork_ops = {
+	.kfo_prepare = kmem_prefork,
+	.kfo_parent = kmem_postfork_parent,
+	.kfo_child = kmem_postfork_child,
+};
+
+static void __attribute__((constructor))
+kmem_fork_register(void)
+{
+	kp_fork_register(KP_FORK_MAP_SETUP, &kmem_fork_setup_ops);
+	kp_fork_register(KP_FORK_MAP, &kmem_fork_ops);
+}
+
 int
 kmem_init(void)
 {

@@ -371,6 +371,51 @@ kmalloc_init(void)
 	    km_startup());
 }
 
+/* ---- fork (malloc_int.h, section 5; the order is in prim.h) ----------------- */
+
+void
+malloc_prefork_setup(void)
+{
+	kp_mutex_lock(&km_startup_lock);
+}
+
+void
+malloc_postfork_setup(void)
+{
+	kp_mutex_unlock(&km_startup_lock);
+}
+
+void
+malloc_prefork(void)
+{
+	kp_mutex_lock(&mt_lock);
+}
+
+void
+malloc_postfork(void)
+{
+	kp_mutex_unlock(&mt_lock);
+}
+
+static const struct kp_fork_ops malloc_fork_setup_ops = {
+	.kfo_prepare = malloc_prefork_setup,
+	.kfo_parent = malloc_postfork_setup,
+	.kfo_child = malloc_postfork_setup,
+};
+
+static const struct kp_fork_ops malloc_fork_ops = {
+	.kfo_prepare = malloc_prefork,
+	.kfo_parent = malloc_postfork,
+	.kfo_child = malloc_postfork,
+};
+
+static void __attribute__((constructor))
+malloc_fork_register(void)
+{
+	kp_fork_register(KP_FORK_MALLOC_SETUP, &malloc_fork_setup_ops);
+	kp_fork_register(KP_FORK_MALLOC, &malloc_fork_ops);
+}
+
 /* The type's index, registering it if its constructor has not run yet. */
 static inline uint32_t
 mt_index(const char *fn, struct malloc_type *type)

@@ -71,7 +71,18 @@
  *
  * 4. Lock order
  *
+ *    km_startup_lock (kmalloc's set-up) -> uma's and the map's locks.
  *    mt_lock (types and thread blocks) -> uma's and the map's locks.
+ *
+ * 5. fork()
+ *
+ *    km_startup_lock is held while the kmalloc zones are made, which
+ *    allocates, so it comes before the data locks of every layer (rank
+ *    KP_FORK_MALLOC_SETUP in prim.h); mt_lock comes right before uma's
+ *    (rank KP_FORK_MALLOC).  The child releases both.  The count blocks of
+ *    the threads that do not exist in the child stay on mt_tblocks and are
+ *    summed as before: the blocks those threads allocated are still
+ *    allocated in the child, so the per-type figures stay exact.
  */
 #ifndef KMEM_MALLOC_INT_H
 #define KMEM_MALLOC_INT_H
@@ -175,6 +186,11 @@ void *kmalloc_aligned(size_t size, size_t align, struct malloc_type *type,
 void kfree_any(void *addr);
 void *krealloc_any(void *addr, size_t size, struct malloc_type *type,
     int flags);
+/* fork() (section 5). */
+void malloc_prefork_setup(void);  /* rank KP_FORK_MALLOC_SETUP */
+void malloc_postfork_setup(void); /* parent and child */
+void malloc_prefork(void);        /* rank KP_FORK_MALLOC */
+void malloc_postfork(void);       /* parent and child */
 
 /* Calls fn for every type with an index, under mt_lock. */
 void mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg);

@@ -443,6 +443,25 @@ kopt_reset(void)
 	pthread_mutex_unlock(&kopt_lock);
 }
 
+/* fork(): kopt_lock is a leaf (rank KP_FORK_OPTIONS, see prim.h). */
+static void
+kopt_prefork(void)
+{
+	pthread_mutex_lock(&kopt_lock);
+}
+
+static void
+kopt_postfork(void)
+{
+	pthread_mutex_unlock(&kopt_lock);
+}
+
+static const struct kp_fork_ops kopt_fork_ops = {
+	.kfo_prepare = kopt_prefork,
+	.kfo_parent = kopt_postfork,
+	.kfo_child = kopt_postfork,
+};
+
 /* Defaults are in place before main(), so a plain read of kopt is valid. */
 static void __attribute__((constructor))
 kopt_ctor(void)
@@ -450,4 +469,5 @@ kopt_ctor(void)
 	pthread_mutex_lock(&kopt_lock);
 	kopt_defaults_locked();
 	pthread_mutex_unlock(&kopt_lock);
+	kp_fork_register(KP_FORK_OPTIONS, &kopt_fork_ops);
 }

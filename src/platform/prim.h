@@ -36,7 +36,9 @@
  *   kp_mutex_t and kp_cond_t wrap POSIX mutexes and condition variables;
  *   condition waits time out against the monotonic clock.  Lock order is the
  *   callers' business: nothing in this layer takes a lock of its own except
- *   while reading /proc or the cgroup files at start-up.
+ *   while reading /proc or the cgroup files at start-up and while arming
+ *   failure injection.  Around fork() the platform's handlers take every
+ *   lock of kmem, in the order written down under "fork" below.
  */
 #ifndef KMEM_PRIM_H
 #define KMEM_PRIM_H
@@ -148,6 +150,17 @@ void kp_mutex_lock(kp_mutex_t *m);
 bool kp_mutex_trylock(kp_mutex_t *m);
 void kp_mutex_unlock(kp_mutex_t *m);
 
+/*
+ * For the fork handlers, which hold one lock per zone, keg and arena at
+ * once: kp_mutex_lock() and kp_mutex_unlock(), except that under
+ * ThreadSanitizer the calls are hidden from it (its deadlock detector stops
+ * the process when a thread holds more than 64 locks).  A child that then
+ * writes what such a lock guards takes the lock again the usual way, so
+ * that the tool sees the order.
+ */
+void kp_mutex_lock_fork(kp_mutex_t *m);
+void kp_mutex_unlock_fork(kp_mutex_t *m);
+
 /* Condition variables wait against CLOCK_MONOTONIC. */
 void kp_cond_init(kp_cond_t *c);
 void kp_cond_destroy(kp_cond_t *c);
@@ -174,8 +187,86 @@ int64_t kp_realtime_ns(void);
  * blocked; 0 or an errno.
  */
 int kp_thread_start(const char *name, void *(*fn)(void *), void *arg);
-/* Called in the child after fork(), after kmem's own resets. */
-void kp_atfork_child_hook(void (*fn)(void));
+
+/* ---- fork -------------------------------------------------------------- */
+
+/*
+ * fork() in a threaded process copies only the calling thread; a kmem lock
+ * that another thread held at that moment would stay held in the child for
+ * good.  The platform registers pthread_atfork() handlers once, in its
+ * constructor, and they are the one place that orders kmem's locks around
+ * fork(): each layer registers its own prepare / parent / child functions
+ * under a rank below, and
+ *   prepare  calls every rank's prepare, in rank order, then takes the
+ *            platform's own locks: every kmem lock is then held by the
+ *            forking thread, so no other thread is inside a critical
+ *            section at the moment of the copy;
+ *   parent   releases the platform's locks, then calls every rank's parent
+ *            function, in reverse order;
+ *   child    resets the thread id, releases the platform's locks, then
+ *            calls every rank's child function, in reverse order.  Child
+ *            functions release what prepare took (the forking thread, which
+ *            the child's only thread is, holds it all) and reinitialise
+ *            what other threads may have been left using: condition
+ *            variables, waiter counts, locks that prepare does not take.
+ * A layer calls only the layers below it; the platform calls up only
+ * through these registrations.  Registering is one atomic store, done from
+ * each layer's constructor, so every rank is in place before main().
+ *
+ * The ranks follow the global lock order of kmem, outermost first.  Locks
+ * that are held across calls into other layers -- the set-up locks, which
+ * are held while zones and arenas are created, and the two that may run the
+ * low-memory handlers while held (submap creation, tag-pool growth), which
+ * take uma's locks -- come before every lock that guards data:
+ *
+ *   KP_FORK_SHIM         the preload shim's set-up and type-cache locks
+ *                        (it calls into kmem holding them)
+ *   KP_FORK_STATS        ks_lock (the statistics file)
+ *   KP_FORK_MALLOC_SETUP km_startup_lock (kmalloc's zones)
+ *   KP_FORK_UMA_SETUP    uma_startup_lock (uma's own zones)
+ *   KP_FORK_MAP_SETUP    kmem_init_lock -> km_region_lock
+ *   KP_FORK_VMEM_GROW    vmem_bt_grow_lock
+ *   KP_FORK_MALLOC       mt_lock (types and thread blocks)
+ *   KP_FORK_UMA          uma_zones_lock -> uma_tc_lock -> every zone's
+ *                        uz_lock -> every keg's uk_lock
+ *   KP_FORK_VMEM         vmem_arenas_lock -> every arena's vm_lock ->
+ *                        the tag pool's bp_lock
+ *   KP_FORK_MAP          km_wait_lock -> km_lowmem_lock
+ *   KP_FORK_OPTIONS      kopt_lock
+ *   (platform)           kp_fig_lock -> kp_inj_lock
+ *
+ * Zone locks never nest with each other, nor keg locks, nor arena locks,
+ * so taking all of one kind in list order deadlocks with nobody.  One lock
+ * is left out on purpose: km_lowmem_run is held while the low-memory
+ * handlers run, which take any lock, and waited for by threads that hold
+ * any lock; no place in the order fits it.  It guards no data, and the
+ * child reinitialises it.  A thread must not fork while it holds a kmem
+ * lock itself (from a ctor, a low-memory handler, a maxaction): prepare
+ * would wait for it forever, as glibc's malloc does in the same case.
+ */
+enum kp_fork_rank {
+	KP_FORK_SHIM = 0,   /* the preload shim's init and type-cache locks */
+	KP_FORK_STATS,
+	KP_FORK_MALLOC_SETUP,
+	KP_FORK_UMA_SETUP,
+	KP_FORK_MAP_SETUP,
+	KP_FORK_VMEM_GROW,
+	KP_FORK_MALLOC,
+	KP_FORK_UMA,
+	KP_FORK_VMEM,
+	KP_FORK_MAP,
+	KP_FORK_OPTIONS,
+	KP_FORK_NRANKS
+};
+
+struct kp_fork_ops {
+	void (*kfo_prepare)(void); /* takes the rank's locks */
+	void (*kfo_parent)(void);  /* releases them in the parent */
+	void (*kfo_child)(void);   /* releases or resets them in the child */
+};
+
+/* Installs ops (static storage) for rank; NULL removes them. */
+void kp_fork_register(enum kp_fork_rank rank, const struct kp_fork_ops *ops);
 
 /* ---- futexes on shared memory (other processes may wake them) --------- */
 

@@ -18,6 +18,7 @@
 #endif
 #include "prim.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -647,6 +648,54 @@ kp_mutex_unlock(kp_mutex_t *m)
 	kp_check(pthread_mutex_unlock(&m->km_m), "pthread_mutex_unlock");
 }
 
+/*
+ * Under ThreadSanitizer the fork handlers call the C library's functions,
+ * found behind the tool's interceptors, so that it does not count the locks.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define KP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KP_TSAN 1
+#endif
+#endif
+
+#ifdef KP_TSAN
+static int (*kp_plain_lock)(pthread_mutex_t *) = pthread_mutex_lock;
+static int (*kp_plain_unlock)(pthread_mutex_t *) = pthread_mutex_unlock;
+
+static void
+kp_plain_init(void)
+{
+	void *lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+	void *unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+
+	if (lock != NULL && unlock != NULL) {
+		kp_plain_lock = (int (*)(pthread_mutex_t *))lock;
+		kp_plain_unlock = (int (*)(pthread_mutex_t *))unlock;
+	}
+}
+#else
+#define kp_plain_lock pthread_mutex_lock
+#define kp_plain_unlock pthread_mutex_unlock
+static void
+kp_plain_init(void)
+{
+}
+#endif
+
+void
+kp_mutex_lock_fork(kp_mutex_t *m)
+{
+	kp_check(kp_plain_lock(&m->km_m), "pthread_mutex_lock");
+}
+
+void
+kp_mutex_unlock_fork(kp_mutex_t *m)
+{
+	kp_check(kp_plain_unlock(&m->km_m), "pthread_mutex_unlock");
+}
+
 void
 kp_cond_init(kp_cond_t *c)
 {
@@ -739,22 +788,54 @@ kp_sleep_ns(uint64_t ns)
 		;
 }
 
-static void (*_Atomic kp_child_hook)(void);
+/* ---- fork ----------------------------------------------------------------- */
+
+static const struct kp_fork_ops *_Atomic kp_fork_table[KP_FORK_NRANKS];
+/* What prepare called, for parent and child (written by the forking thread
+ * with every kmem lock held). */
+static const struct kp_fork_ops *kp_fork_called[KP_FORK_NRANKS];
 
 void
-kp_atfork_child_hook(void (*fn)(void))
+kp_fork_register(enum kp_fork_rank rank, const struct kp_fork_ops *ops)
 {
-	atomic_store(&kp_child_hook, fn);
+	if ((unsigned)rank < KP_FORK_NRANKS)
+		atomic_store(&kp_fork_table[rank], ops);
+}
+
+static void
+kp_atfork_prepare(void)
+{
+	for (int r = 0; r < KP_FORK_NRANKS; r++) {
+		const struct kp_fork_ops *ops = atomic_load(&kp_fork_table[r]);
+		if (ops != NULL)
+			ops->kfo_prepare();
+		/* Written once the rank's locks are held: a second forker
+		   waits in an earlier rank until the first one is done. */
+		kp_fork_called[r] = ops;
+	}
+	pthread_mutex_lock(&kp_fig_lock);
+	pthread_mutex_lock(&kp_inj_lock);
+}
+
+static void
+kp_atfork_parent(void)
+{
+	pthread_mutex_unlock(&kp_inj_lock);
+	pthread_mutex_unlock(&kp_fig_lock);
+	for (int r = KP_FORK_NRANKS - 1; r >= 0; r--)
+		if (kp_fork_called[r] != NULL)
+			kp_fork_called[r]->kfo_parent();
 }
 
 static void
 kp_atfork_child(void)
 {
-	void (*fn)(void) = atomic_load(&kp_child_hook);
-
 	kp_tid = 0;
-	if (fn != NULL)
-		fn();
+	pthread_mutex_unlock(&kp_inj_lock);
+	pthread_mutex_unlock(&kp_fig_lock);
+	for (int r = KP_FORK_NRANKS - 1; r >= 0; r--)
+		if (kp_fork_called[r] != NULL)
+			kp_fork_called[r]->kfo_child();
 }
 
 int64_t
@@ -882,7 +963,8 @@ static void __attribute__((constructor))
 kp_ctor(void)
 {
 	kp_init();
-	pthread_atfork(NULL, NULL, kp_atfork_child);
+	kp_plain_init();
+	pthread_atfork(kp_atfork_prepare, kp_atfork_parent, kp_atfork_child);
 }
 
 /* ---- output and the environment ----------------------------------------- */

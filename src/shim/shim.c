@@ -481,10 +481,17 @@ shim_scrub_environment(void)
 		unsetenv("LD_PRELOAD");
 }
 
+static const struct kp_fork_ops shim_fork_ops = {
+	.kfo_prepare = shim_prefork,
+	.kfo_parent = shim_postfork_parent,
+	.kfo_child = shim_postfork_child,
+};
+
 static void __attribute__((constructor))
 shim_ctor(void)
 {
-	pthread_atfork(shim_prefork, shim_postfork_parent, shim_postfork_child);
+	/* Outermost in kmem's fork order: the shim calls into kmem holding them. */
+	kp_fork_register(KP_FORK_SHIM, &shim_fork_ops);
 	if (!atomic_load(&shim_ready))
 		shim_init();
 	shim_scrub_environment();

@@ -30,7 +30,9 @@
  *  - A child of fork() must not write into its parent's file: it drops the
  *    mapping and starts a thread of its own, which waits one interval before
  *    it creates the child's file, so that a child that soon calls exec(2)
- *    leaves nothing behind.
+ *    leaves nothing behind.  ks_lock is the first lock of kmem's order
+ *    around fork() (prim.h); the forking thread holds it across the fork,
+ *    so the child finds the file between two publications.
  *
  *  - A reader given only a pid looks for /dev/shm/kmem.<pid>, then for a
  *    statistics file among the files the process maps (/proc/<pid>/maps),
@@ -377,13 +379,31 @@ kms_on_fatal(void)
 		kp_sleep_ns(1000000);
 }
 
+/*
+ * fork(): ks_lock comes first in kmem's order (rank KP_FORK_STATS in
+ * prim.h): a publication holds it while it reads every layer's figures.
+ * Its child function runs last, once every other lock is free again, since
+ * it starts the child's own thread.
+ */
+static void
+kms_prefork(void)
+{
+	kp_mutex_lock(&ks.ks_lock);
+}
+
+static void
+kms_postfork_parent(void)
+{
+	kp_mutex_unlock(&ks.ks_lock);
+}
+
 /* In the child after fork(): the file and the thread were the parent's. */
 static void
-kms_on_fork_child(void)
+kms_postfork_child(void)
 {
+	kp_mutex_unlock(&ks.ks_lock);
 	if (atomic_load(&ks_started) == 0)
 		return;
-	kp_mutex_init(&ks.ks_lock);
 	if (ks.ks_hdr != NULL)
 		kp_file_unmap(ks.ks_hdr, ks.ks_maplen);
 	ks.ks_hdr = NULL;
@@ -427,7 +447,6 @@ kms_start(void)
 	if (!kopt.stats || !atomic_compare_exchange_strong(&ks_started, &expected, 1))
 		return;
 	kp_set_fatal_hook(kms_on_fatal);
-	kp_atfork_child_hook(kms_on_fork_child);
 	/*
 	 * The file exists once the first allocation returns (kmemstat -p can
 	 * find a process at once); the thread fills it.  kms_start may run
@@ -463,6 +482,18 @@ kms_exit_now(void)
 		__atomic_store_n(&h->kh_state, KMS_STATE_EXITED, __ATOMIC_RELEASE);
 	else
 		(void)kp_unlink(ks.ks_path);
+}
+
+static const struct kp_fork_ops kms_fork_ops = {
+	.kfo_prepare = kms_prefork,
+	.kfo_parent = kms_postfork_parent,
+	.kfo_child = kms_postfork_child,
+};
+
+static void __attribute__((constructor))
+kms_fork_register(void)
+{
+	kp_fork_register(KP_FORK_STATS, &kms_fork_ops);
 }
 
 static void __attribute__((destructor))

@@ -1853,8 +1853,88 @@ static const struct vmem_qcache_ops uma_vmem_qcache_ops = {
 	.vqo_drain = uma_qc_drain,
 };
 
+/* ---- fork (uma_int.h, section 9; the order is in prim.h) ------------------- */
+
+void
+uma_prefork_setup(void)
+{
+	kp_mutex_lock(&uma_startup_lock);
+}
+
+void
+uma_postfork_setup(void)
+{
+	kp_mutex_unlock(&uma_startup_lock);
+}
+
+void
+uma_prefork(void)
+{
+	struct uma_zone *zone;
+
+	kp_mutex_lock(&uma_zones_lock);
+	kp_mutex_lock(&uma_tc_lock);
+	LIST_FOREACH(zone, &uma_zones, uz_link)
+		kp_mutex_lock_fork(&zone->uz_lock);
+	LIST_FOREACH(zone, &uma_zones, uz_link)
+		if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
+			kp_mutex_lock_fork(&zone->uz_keg->uk_lock);
+}
+
+/* Releases what uma_prefork() took; in the child, resets the sleepers. */
+static void
+uma_postfork(bool child)
+{
+	struct uma_zone *zone;
+
+	LIST_FOREACH(zone, &uma_zones, uz_link)
+		if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
+			kp_mutex_unlock_fork(&zone->uz_keg->uk_lock);
+	LIST_FOREACH(zone, &uma_zones, uz_link) {
+		kp_mutex_unlock_fork(&zone->uz_lock);
+		if (child) {
+			kp_mutex_lock(&zone->uz_lock);
+			zone->uz_sleepers = 0;
+			atomic_fetch_and(&zone->uz_freeslow,
+			    ~(uint32_t)UMA_FREESLOW_SLEEPERS);
+			kp_cond_init(&zone->uz_cv);
+			kp_mutex_unlock(&zone->uz_lock);
+		}
+	}
+	if (child && uma_tc != &uma_tcache_empty)
+		uma_tc->tc_tid = kp_thread_id();
+	kp_mutex_unlock(&uma_tc_lock);
+	kp_mutex_unlock(&uma_zones_lock);
+}
+
+void
+uma_postfork_parent(void)
+{
+	uma_postfork(false);
+}
+
+void
+uma_postfork_child(void)
+{
+	uma_postfork(true);
+}
+
+static const struct kp_fork_ops uma_fork_setup_ops = {
+	.kfo_prepare = uma_prefork_setup,
+	.kfo_parent = uma_postfork_setup,
+	.kfo_child = uma_postfork_setup,
+};
+
+static const struct kp_fork_ops uma_fork_ops = {
+	.kfo_prepare = uma_prefork,
+	.kfo_parent = uma_postfork_parent,
+	.kfo_child = uma_postfork_child,
+};
+
 static void __attribute__((constructor))
 uma_install_qcache(void)
 {
 	vmem_set_qcache_ops(&uma_vmem_qcache_ops);
+	kp_fork_register(KP_FORK_UMA_SETUP, &uma_fork_setup_ops);
+	kp_fork_register(KP_FORK_UMA, &uma_fork_ops);
 }

@@ -161,6 +161,27 @@
  *    allocation paths; the keg lock is dropped before the map is asked
  *    for a slab, and no UMA lock is held while a ctor, dtor, init, fini,
  *    maxaction or the map's low-memory handlers run.
+ *
+ * 9. fork()
+ *
+ *    uma_prefork_setup() takes uma_startup_lock, which is held while uma's
+ *    own zones are made, before the data locks of every layer (rank
+ *    KP_FORK_UMA_SETUP in prim.h); uma_prefork() takes the zone list, the
+ *    thread-cache list, every zone's lock and every keg's lock, in that
+ *    order (rank KP_FORK_UMA): zone locks never nest with each other, nor
+ *    keg locks.  The child releases them, makes every uz_cv anew and
+ *    forgets the sleepers at limits (they were other threads).
+ *
+ *    The caches of the threads that do not exist in the child stay where
+ *    they are, on uma_tcaches, as jemalloc keeps the dead threads' caches:
+ *    nothing can empty them safely, since a thread may have been stopped
+ *    by the fork in the middle of its lock-free fast path or of a bucket
+ *    swap, and its cache can be inconsistent.  Their items are lost to the
+ *    child, but the accounting stays whole: statistics read those caches
+ *    as they read any other, so the items count as free in caches, and
+ *    they count against a zone's limit as cached items always do (a zone
+ *    whose limit is below 64 items has no thread caches, so loses none).
+ *    The child's one thread keeps its own cache.
  */
 #ifndef KMEM_UMA_INT_H
 #define KMEM_UMA_INT_H
@@ -505,6 +526,13 @@ uma_cache_of(struct uma_tcache *tc, const struct uma_zone *zone)
 
 /* The calling thread's tcache, or NULL while it has none of its own. */
 struct uma_tcache *uma_tcache_own(void);
+
+/* fork() (section 9). */
+void uma_prefork_setup(void);  /* rank KP_FORK_UMA_SETUP */
+void uma_postfork_setup(void); /* parent and child */
+void uma_prefork(void);        /* rank KP_FORK_UMA */
+void uma_postfork_parent(void);
+void uma_postfork_child(void);
 
 void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
 void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);

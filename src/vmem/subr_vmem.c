@@ -161,6 +161,10 @@ static struct vmem_bt_pool {
 /* Serializes growth and shrinking of the pool; theory statement, 2.4. */
 static kp_mutex_t vmem_bt_grow_lock = KP_MUTEX_INITIALIZER;
 
+/* Every arena, so that fork() can take them all (vmem_prefork). */
+static kp_mutex_t vmem_arenas_lock = KP_MUTEX_INITIALIZER;
+static LIST_HEAD(, vmem) vmem_arenas = LIST_HEAD_INITIALIZER(vmem_arenas);
+
 /* The tags the pool starts with, so that bootstrap needs no memory. */
 static struct vmem_btag vmem_bt_seed[VMEM_BT_SEED];
 
@@ -1531,6 +1535,9 @@ vmem_init(vmem_t *vm, const char *name, vmem_addr_t base, vmem_size_t size,
 		kp_mutex_destroy(&vm->vm_lock);
 		return (NULL);
 	}
+	kp_mutex_lock(&vmem_arenas_lock);
+	LIST_INSERT_HEAD(&vmem_arenas, vm, vm_alllink);
+	kp_mutex_unlock(&vmem_arenas_lock);
 	if (vm->vm_qcache_max != 0)
 		qc_create(vm);
 	return (vm);
@@ -1577,6 +1584,9 @@ vmem_destroy(vmem_t *vm)
 	vmem_size_t ssize;
 	bool give;
 
+	kp_mutex_lock(&vmem_arenas_lock);
+	LIST_REMOVE(vm, vm_alllink);
+	kp_mutex_unlock(&vmem_arenas_lock);
 	/* The caches' segments go back first; the rest is the callers'. */
 	qc_destroy(vm);
 	kp_mutex_lock(&vm->vm_lock);
@@ -1938,4 +1948,85 @@ vmem_check(vmem_t *vm)
 	    ntags, vm->vm_nfreetags);
 	kp_mutex_unlock(&vm->vm_lock);
 	return (0);
+}
+
+/* ---- fork (vmem_int.h; the order is in prim.h) ---------------------------- */
+
+void
+vmem_prefork_grow(void)
+{
+	kp_mutex_lock(&vmem_bt_grow_lock);
+}
+
+void
+vmem_postfork_grow(void)
+{
+	kp_mutex_unlock(&vmem_bt_grow_lock);
+}
+
+void
+vmem_prefork(void)
+{
+	vmem_t *vm;
+
+	kp_mutex_lock(&vmem_arenas_lock);
+	LIST_FOREACH(vm, &vmem_arenas, vm_alllink)
+		kp_mutex_lock_fork(&vm->vm_lock);
+	kp_mutex_lock(&vmem_bt_pool.bp_lock);
+}
+
+void
+vmem_postfork_parent(void)
+{
+	vmem_t *vm;
+
+	kp_mutex_unlock(&vmem_bt_pool.bp_lock);
+	LIST_FOREACH(vm, &vmem_arenas, vm_alllink)
+		kp_mutex_unlock_fork(&vm->vm_lock);
+	kp_mutex_unlock(&vmem_arenas_lock);
+}
+
+void
+vmem_postfork_child(void)
+{
+	struct vmem_bt_pool *bp = &vmem_bt_pool;
+	vmem_t *vm;
+
+	/* Only the forking thread exists: nobody waits, rehashes or imports. */
+	bp->bp_nwaiters = 0;
+	if (bp->bp_ready)
+		kp_cond_init(&bp->bp_cv);
+	kp_mutex_unlock(&bp->bp_lock);
+	LIST_FOREACH(vm, &vmem_arenas, vm_alllink) {
+		kp_mutex_unlock_fork(&vm->vm_lock);
+		kp_mutex_lock(&vm->vm_lock);
+		vm->vm_nwaiters = 0;
+		if (vm->vm_rehashing) {
+			vm->vm_rehashing = false;
+			vm->vm_hashgrow_at = vm->vm_hashsize;
+		}
+		vm->vm_importing = 0;
+		kp_cond_init(&vm->vm_cv);
+		kp_mutex_unlock(&vm->vm_lock);
+	}
+	kp_mutex_unlock(&vmem_arenas_lock);
+}
+
+static const struct kp_fork_ops vmem_fork_grow_ops = {
+	.kfo_prepare = vmem_prefork_grow,
+	.kfo_parent = vmem_postfork_grow,
+	.kfo_child = vmem_postfork_grow,
+};
+
+static const struct kp_fork_ops vmem_fork_ops = {
+	.kfo_prepare = vmem_prefork,
+	.kfo_parent = vmem_postfork_parent,
+	.kfo_child = vmem_postfork_child,
+};
+
+static void __attribute__((constructor))
+vmem_fork_register(void)
+{
+	kp_fork_register(KP_FORK_VMEM_GROW, &vmem_fork_grow_ops);
+	kp_fork_register(KP_FORK_VMEM, &vmem_fork_ops);
 }

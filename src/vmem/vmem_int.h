@@ -274,6 +274,8 @@ struct vmem {
 					     size in quanta less one */
 	size_t vm_hashbytes;              /* bytes of that allocation */
 	struct vmem_btlist vm_hash0[VMEM_HASHSIZE_MIN]; /* the first buckets */
+	LIST_ENTRY(vmem) vm_alllink;      /* vmem_arenas, under
+					     vmem_arenas_lock (fork) */
 };
 
 #define VMEM_F_CREATED 0x1 /* storage from vmem_create() */
@@ -371,15 +373,33 @@ void vmem_bt_stats(struct vmem_bt_stats *st);
 int vmem_check(vmem_t *vm);
 
 /*
+ * fork() (prim.h): vmem_prefork_grow() takes the grow lock (rank
+ * KP_FORK_VMEM_GROW, before the layers above: the meta ops it is held
+ * across may run the map's low-memory handlers); vmem_prefork() takes the
+ * list of arenas, every arena and the tag pool (rank KP_FORK_VMEM).  In the
+ * child the condition variables are made anew and what only another thread
+ * could have been doing is forgotten: its waits, a rehash (the table it was
+ * getting is lost), an import in flight (the span is lost to the arena).
+ */
+void vmem_prefork_grow(void);
+void vmem_postfork_grow(void); /* parent and child */
+void vmem_prefork(void);
+void vmem_postfork_parent(void);
+void vmem_postfork_child(void);
+
+/*
  * Lock order
  *
  *   vmem_bt_grow_lock        held across the meta-ops call that grows the
  *                            tag pool; taken with no arena lock held
- *     -> vm_lock             one arena at a time: the import, release and
+ *     -> vmem_arenas_lock    the list of every arena (fork only: held
+ *                            alone otherwise, to add or remove one)
+ *       -> vm_lock           one arena at a time: the import, release and
  *                            reclaim functions and the meta ops are called
  *                            with it dropped, so an arena's lock never
- *                            nests inside another's
- *       -> vmem_bt_pool.bp_lock   the tag pool (a leaf)
+ *                            nests inside another's (fork takes them all,
+ *                            in list order)
+ *         -> vmem_bt_pool.bp_lock   the tag pool (a leaf)
  *
  * The platform's locks are leaves below all of these.
  */
