@@ -59,12 +59,17 @@ fi
 shim=$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")
 
 if [ -n "$quick" ]; then
-	warm=0 rounds=1 cscale=1 pyscale=1
+	warm=0 rounds=1 cscale=1 pyscale=3
 else
-	warm=1 rounds=5 cscale=16 pyscale=12
+	warm=1 rounds=5 cscale=16 pyscale=20
 fi
 works="larson xthread tree strings large"
 [ -x "$py" ] && works="python $works"
+
+# For python3 (harmless to the others).  The preload must be the last
+# exec before the program: the shim takes itself out of LD_PRELOAD for the
+# process's children.
+export PYTHONMALLOC=malloc PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1
 
 # shellcheck source=bench/peers.sh
 . "$here/peers.sh"
@@ -92,8 +97,7 @@ measure() {
 	who=$1 w=$2 r=$3 keep=$4
 	pin=$pin1
 	case $w in
-	python) set -- env PYTHONMALLOC=malloc PYTHONHASHSEED=0 \
-	    PYTHONDONTWRITEBYTECODE=1 "$py" "$script" "$pyscale" ;;
+	python) set -- "$py" "$script" "$pyscale" ;;
 	xthread) pin=""; set -- "$prog" "$w" "$cscale" ;;
 	*) set -- "$prog" "$w" "$cscale" ;;
 	esac
