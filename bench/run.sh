@@ -44,3 +44,7 @@ sh "$(dirname "$0")/uma.sh" "$build" $quick
 # Typed malloc against the same peers: fast path, the cost of per-type
 # statistics and waste (bench/kmalloc.sh says how it measures).
 sh "$(dirname "$0")/kmalloc.sh" "$build" $quick
+
+# Unmodified programs on the preload shim against the same peers: python3
+# and allocation-heavy C workloads (bench/preload.sh says how it measures).
+sh "$(dirname "$0")/preload.sh" "$build" $quick
