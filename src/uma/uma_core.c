@@ -908,6 +908,10 @@ uma_tcache_own(void)
 
 static void uma_trim_all(void);
 
+/* Slow paths between two looks at the clock, per thread (a power of 2). */
+#define UMA_HK_EVERY 32
+static __thread uint32_t uma_hk_tick __attribute__((tls_model("initial-exec")));
+
 static void
 uma_housekeeping(void)
 {
@@ -919,6 +923,12 @@ uma_housekeeping(void)
 		tc->tc_drain_gen = gen;
 		tcache_flush(tc, true);
 	}
+	/*
+	 * The clock costs as much as a bucket swap: the periodic trim is
+	 * looked for on one slow path in UMA_HK_EVERY of each thread.
+	 */
+	if ((++uma_hk_tick & (UMA_HK_EVERY - 1)) != 0)
+		return;
 	now = kp_clock_ns();
 	due = atomic_load_explicit(&uma_next_trim, memory_order_relaxed);
 	if (now >= due && atomic_compare_exchange_strong(&uma_next_trim, &due,
