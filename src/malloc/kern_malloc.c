@@ -37,6 +37,19 @@ static uma_zone_t km_large_zone; /* struct km_large records */
 static atomic_bool km_ready;
 static kp_mutex_t km_startup_lock = KP_MUTEX_INITIALIZER;
 
+/* Freed large blocks kept for reuse (see "large allocations" below). */
+#define KL_CACHE_PAGES 256
+#define KL_CACHE_SLOTS 64
+static kp_mutex_t kl_lock = KP_MUTEX_INITIALIZER;
+static struct {
+	void *kc_addr;
+	size_t kc_pages;
+} kl_cache[KL_CACHE_SLOTS];
+static unsigned kl_n;        /* slots in use, the first kl_n */
+static size_t kl_bytes;      /* bytes kept */
+static size_t kl_budget;     /* bytes that may be kept */
+static void kl_flush(void *arg, int flags);
+
 uint32_t
 km_class_size(int cls)
 {
@@ -357,6 +370,11 @@ km_startup(void)
 	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET | UMA_ZFLAG_INTERNAL, 0);
 	if (km_large_zone == NULL)
 		kp_fatal("kmalloc: cannot create the zone of large records");
+	kl_budget = kmem_size() / 16;
+	if (kl_budget > ((size_t)16 << 20))
+		kl_budget = (size_t)16 << 20;
+	if (kmem_lowmem_register(kl_flush, NULL) != 0)
+		kl_budget = 0; /* no handler to give them back: keep none */
 	if (pthread_key_create(&mt_tb_key, mt_tb_destroy) != 0)
 		kp_fatal("kmalloc: cannot create the statistics key");
 	atomic_store_explicit(&km_ready, true, memory_order_release);
@@ -389,11 +407,13 @@ void
 malloc_prefork(void)
 {
 	kp_mutex_lock(&mt_lock);
+	kp_mutex_lock(&kl_lock);
 }
 
 void
 malloc_postfork(void)
 {
+	kp_mutex_unlock(&kl_lock);
 	kp_mutex_unlock(&mt_lock);
 }
 
@@ -433,6 +453,86 @@ mt_index(const char *fn, struct malloc_type *type)
 
 /* ---- large allocations ------------------------------------------------------------ */
 
+/*
+ * Freed large blocks of up to KL_CACHE_PAGES pages are kept, committed, for
+ * the next request of the same number of pages, up to kl_budget bytes in
+ * all (a sixteenth of the map, at most 16 MiB): a program that churns
+ * blocks above 64 KiB would otherwise pay two system calls and a page fault
+ * per page on every allocation.  A kept block's pages read as free in the
+ * page table (a second kfree() of it is a double free, as ever) but stay
+ * the map's large-allocation pages in its accounting.  The low-memory
+ * handler gives them all back before anyone waits or fails for want of
+ * map.  kl_lock is a leaf: nothing else is taken while it is held.
+ */
+
+/* Takes a kept block of exactly pages pages, or NULL. */
+static void *
+kl_take(size_t pages)
+{
+	void *addr = NULL;
+
+	if (kl_n == 0) /* racy peek: a miss only costs the map's path */
+		return (NULL);
+	kp_mutex_lock(&kl_lock);
+	for (unsigned i = kl_n; i-- > 0;)
+		if (kl_cache[i].kc_pages == pages) {
+			addr = kl_cache[i].kc_addr;
+			kl_cache[i] = kl_cache[--kl_n];
+			kl_bytes -= pages * kmem_page_size();
+			break;
+		}
+	kp_mutex_unlock(&kl_lock);
+	return (addr);
+}
+
+/* Keeps a freed block if it fits the cache; false: give it back. */
+static bool
+kl_keep(void *addr, size_t pages)
+{
+	size_t bytes = pages * kmem_page_size();
+	bool kept = false;
+
+	if (pages > KL_CACHE_PAGES || bytes > kl_budget)
+		return (false);
+	kp_mutex_lock(&kl_lock);
+	if (kl_n < KL_CACHE_SLOTS && kl_bytes + bytes <= kl_budget) {
+		kl_cache[kl_n].kc_addr = addr;
+		kl_cache[kl_n].kc_pages = pages;
+		kl_n++;
+		kl_bytes += bytes;
+		kept = true;
+	}
+	kp_mutex_unlock(&kl_lock);
+	if (kept)
+		kmem_pt_clear(addr, pages);
+	return (kept);
+}
+
+/* The low-memory handler: every kept block back to the map. */
+static void
+kl_flush(void *arg, int flags)
+{
+	void *addr;
+	size_t pages;
+
+	(void)arg;
+	(void)flags;
+	for (;;) {
+		kp_mutex_lock(&kl_lock);
+		if (kl_n == 0) {
+			kp_mutex_unlock(&kl_lock);
+			return;
+		}
+		kl_n--;
+		addr = kl_cache[kl_n].kc_addr;
+		pages = kl_cache[kl_n].kc_pages;
+		kl_bytes -= pages * kmem_page_size();
+		kp_mutex_unlock(&kl_lock);
+		kmem_region_free(kmem_map_arena(), addr, pages * kmem_page_size(),
+		    KMC_LARGE);
+	}
+}
+
 static KP_NOINLINE void *
 km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 {
@@ -454,8 +554,16 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	addr = kmem_region_xalloc(kmem_map_arena(), size, align,
-	    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
+	size_t pages = (size + ps - 1) / ps;
+	bool reused = false;
+	addr = align <= ps ? kl_take(pages) : NULL;
+	if (addr != NULL) {
+		reused = true;
+		kmem_pt_set_run(addr, pages, KMC_LARGE);
+	} else {
+		addr = kmem_region_xalloc(kmem_map_arena(), size, align,
+		    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
+	}
 	if (addr == NULL) {
 		uma_zfree(km_large_zone, rec);
 		atomic_fetch_add(&mt->mt_failures, 1);
@@ -463,7 +571,7 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 		return (NULL);
 	}
 	rec->kl_addr = addr;
-	rec->kl_pages = (size + ps - 1) / ps;
+	rec->kl_pages = pages;
 	rec->kl_size = size;
 	rec->kl_type = idx;
 	kmem_pt_set_ptr(addr, 1, KMC_LARGE, rec);
@@ -473,7 +581,9 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	uint64_t hwm = atomic_load(&mt->mt_hwm);
 	while (live > hwm && !atomic_compare_exchange_weak(&mt->mt_hwm, &hwm, live))
 		;
-	/* Fresh pages read as zero: M_ZERO costs nothing here. */
+	/* Fresh pages read as zero: M_ZERO costs only on a kept block. */
+	if (reused && (flags & M_ZERO))
+		memset(addr, 0, pages * ps);
 	return (addr);
 }
 
@@ -682,8 +792,9 @@ km_free_large(struct km_large *rec)
 	size_t ps = kmem_page_size();
 	struct mt_type *mt = &mt_table[rec->kl_type];
 
-	kmem_region_free(kmem_map_arena(), rec->kl_addr, rec->kl_pages * ps,
-	    KMC_LARGE);
+	if (!kl_keep(rec->kl_addr, rec->kl_pages))
+		kmem_region_free(kmem_map_arena(), rec->kl_addr, rec->kl_pages * ps,
+		    KMC_LARGE);
 	atomic_fetch_add(&mt->mt_frees[KM_LARGE], 1);
 	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
 	uma_zfree(km_large_zone, rec);

@@ -115,16 +115,24 @@ find(struct memory_type_list *l, int alloc, const char *name)
 	return (memstat_mtl_find(l, alloc, name));
 }
 
-/* Waits until pid's file exists (the publisher creates it). */
+/*
+ * Waits until pid's own file can be read (a child makes it one interval
+ * after fork(); a file of an earlier process with the same pid may be
+ * there meanwhile, and does not count).
+ */
 static void
 wait_file(pid_t pid)
 {
-	char path[600];
+	struct memory_type_list *l = memstat_mtl_alloc();
+	int rc = -1;
 
-	stats_path(pid, path, sizeof(path));
-	for (int i = 0; i < 5000 && access(path, F_OK) != 0; i++)
-		usleep(1000);
-	assert_int_equal(access(path, F_OK), 0);
+	for (int i = 0; i < 5000 && rc != 0; i++) {
+		rc = memstat_pid_all(l, pid);
+		if (rc != 0)
+			usleep(1000);
+	}
+	memstat_mtl_free(l);
+	assert_int_equal(rc, 0);
 }
 
 static uint64_t

@@ -1,0 +1,157 @@
+/*
+ * test_malloc_large.c -- freed large kmalloc blocks kept for reuse: the same
+ * pages serve the next request of that size, M_ZERO still zeroes, a kept
+ * block is free to kfree() (double free), the types' figures do not count
+ * it, and a map that runs short gets every kept block back before a
+ * request fails.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <kmem/kmem.h>
+#include <kmem/malloc.h>
+
+#include "kt.h"
+
+MALLOC_DEFINE(M_LG, "lg", "large blocks");
+
+#define KB ((size_t)1 << 10)
+#define MB ((size_t)1 << 20)
+
+static void
+child_reuse(void *arg)
+{
+	(void)arg;
+	kt_map_setup("16M"); /* keeps up to 1 MiB */
+	unsigned char *p = kmalloc(100 * KB, M_LG, M_WAITOK);
+	KT_CHECK(p != NULL);
+	memset(p, 0xa5, 100 * KB);
+	size_t inuse = kmem_map_size();
+	kfree(p, M_LG);
+	/* Kept: the map still holds the pages, the type does not. */
+	KT_EQ(kmem_map_size(), inuse);
+	struct kt_tstat st = kt_stat_of(1, "lg");
+	KT_EQ(st.count, 0);
+	KT_EQ(st.bytes, 0);
+
+	/* The same number of pages: the same block, dirty unless M_ZERO. */
+	unsigned char *q = kmalloc(100 * KB - 100, M_LG, M_WAITOK);
+	KT_CHECK(q == p);
+	KT_EQ(q[0], 0xa5);
+	kfree(q, M_LG);
+	q = kmalloc(100 * KB, M_LG, M_WAITOK | M_ZERO);
+	KT_CHECK(q == p);
+	for (size_t i = 0; i < 100 * KB; i++)
+		KT_EQ(q[i], 0);
+	st = kt_stat_of(1, "lg");
+	KT_EQ(st.count, 1);
+	KT_EQ(st.bytes, 100 * KB);
+
+	/* Another size does not take it. */
+	void *r = kmalloc(200 * KB, M_LG, M_WAITOK);
+	KT_CHECK(r != p);
+	kfree(r, M_LG);
+	kfree(q, M_LG);
+}
+
+static void
+test_reuse(void **state)
+{
+	(void)state;
+	kt_assert_child_ok(child_reuse, NULL);
+}
+
+/* A kept block is a free one: freeing it again is a double free. */
+static void
+child_double_free_kept(void *arg)
+{
+	(void)arg;
+	kt_map_setup("16M");
+	void *p = kmalloc(100 * KB, M_LG, M_WAITOK);
+	kfree(p, M_LG);
+	kfree(p, M_LG);
+}
+
+static void
+test_double_free_kept(void **state)
+{
+	(void)state;
+	kt_assert_death(child_double_free_kept, NULL, SIGABRT,
+	    "double free or never allocated: the page is free");
+}
+
+static void
+child_interior_kept(void *arg)
+{
+	(void)arg;
+	kt_map_setup("16M");
+	char *p = kmalloc(100 * KB, M_LG, M_WAITOK);
+	kfree(p, M_LG);
+	kfree(p + 8 * KB, M_LG);
+}
+
+static void
+test_interior_kept(void **state)
+{
+	(void)state;
+	kt_assert_death(child_interior_kept, NULL, SIGABRT, "the page is free");
+}
+
+/*
+ * Keep 1000 KiB of 100 KiB blocks, then fill the map with 128 KiB blocks until
+ * it says no: the low-memory handler has given the kept blocks back, so the
+ * fill gets them too.
+ */
+static void *fill[256];
+
+static void
+child_flush_on_shortage(void *arg)
+{
+	void *p[10];
+
+	(void)arg;
+	kt_map_setup("16M");
+	for (int i = 0; i < 10; i++) {
+		p[i] = kmalloc(100 * KB, M_LG, M_NOWAIT);
+		KT_CHECK(p[i] != NULL);
+	}
+	size_t held = kmem_map_size();
+	for (int i = 0; i < 10; i++)
+		kfree(p[i], M_LG);
+	KT_EQ(kmem_map_size(), held); /* all ten kept */
+	size_t free_before = kmem_map_free();
+	size_t got = 0;
+	int n = 0;
+	while (n < 256 && (fill[n] = kmalloc(128 * KB, M_LG, M_NOWAIT)) != NULL) {
+		got += 128 * KB;
+		n++;
+	}
+	KT_CHECK(n < 256);
+	/* Everything but what page-granular fragments leave. */
+	KT_LE(free_before + 1000 * KB - 4 * 128 * KB, got);
+	struct kt_tstat st = kt_stat_of(1, "lg");
+	KT_EQ(st.failures, 1);
+	for (int i = 0; i < n; i++)
+		kfree(fill[i], M_LG);
+}
+
+static void
+test_flush_on_shortage(void **state)
+{
+	(void)state;
+	kt_assert_child_ok(child_flush_on_shortage, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_double_free_kept),
+		cmocka_unit_test(test_interior_kept),
+		cmocka_unit_test(test_flush_on_shortage),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
