@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "malloc_int.h"
+#include "../debug/kmem_debug.h"
 
 /* ---- size classes ---------------------------------------------------------- */
 
@@ -711,8 +712,11 @@ kfree_slow(void *addr, struct malloc_type *type)
 		*w.kw_tag = MT_TAG_FREE;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
-		/* uma's slow path stores the tag's address with the item. */
-		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
+		/*
+		 * uma's slow path stores the tag's address with the item; the
+		 * type's index is for the trash check (kmem_debug.h).
+		 */
+		uma_zfree_slow(km_zones[w.kw_cls], addr, (void *)(uintptr_t)idx);
 		return;
 	}
 	if (KP_UNLIKELY(w.kw_large->kl_type != idx))
@@ -920,7 +924,7 @@ kfree_any_slow(void *addr, const char *fn)
 		*w.kw_tag = MT_TAG_FREE;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
-		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
+		uma_zfree_slow(km_zones[w.kw_cls], addr, (void *)(uintptr_t)idx);
 		return;
 	}
 	km_free_large(w.kw_large);
@@ -1042,6 +1046,19 @@ mt_read(const struct mt_type *mt, struct mt_stats *st)
 		;
 	st->ms_hwm = hwm > st->ms_bytes ? hwm : st->ms_bytes;
 	st->ms_live = mt->mt_live;
+}
+
+int
+km_check_redzones(void)
+{
+	return (0);
+}
+
+const char *
+mt_name_of(uint32_t idx)
+{
+	return (idx > 0 && idx < MT_MAX && mt_table[idx].mt_name[0] != '\0' ?
+	    mt_table[idx].mt_name : NULL);
 }
 
 void
