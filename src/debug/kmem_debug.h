@@ -33,20 +33,21 @@
  *    kmalloc(size) takes an item of the class of size + KDBG_RZ_OVERHEAD and
  *    returns the address KDBG_RZ_FRONT bytes into it:
  *
- *        | record * | size | front guard | size bytes | back guard ... |
- *        0          8      16            32           32 + size     rsize
+ *        | front guard | size bytes        | back guard ...      |
+ *        0             32                  32 + size             rsize
  *
  *    The guards hold KDBG_RZ_BYTE.  The record (struct kdbg_rz, kept off the
- *    item in a zone of its own, on a list of every live block) repeats the
- *    block's address, size and type, and keeps the call stack of the
- *    allocation.  kfree() checks both guards before the block goes back;
+ *    item in a zone of its own, in a hash table of every live block by
+ *    address) keeps the block's size, type and the call stack of the
+ *    allocation (backtrace(3)).  kfree() checks both guards before the block goes back;
  *    kmem_check() checks every block on the list.  Blocks larger than the
  *    largest kmalloc zone less the overhead are whole pages and have no
  *    redzones.
  *
  * 4. Lock order
  *
- *    kdbg_rz_lock (the live list) -> uma's and the map's locks.
+ *    rz_lock (the live blocks) is a leaf: records are allocated before it
+ *    is taken and freed after it is dropped.
  */
 #ifndef KMEM_DEBUG_H
 #define KMEM_DEBUG_H
@@ -84,6 +85,28 @@ void kdbg_trash_fill(void *item, size_t size, bool mtype, uint32_t lastuse);
  */
 bool kdbg_trash_check(const void *item, size_t size, const char *zone,
     bool mtype, bool fatal);
+
+static inline bool
+kdbg_redzone_enabled(void)
+{
+	return (kopt.redzone);
+}
+
+/* Makes the zone of the records; when kmalloc is set up with redzone=1. */
+bool kdbg_rz_init(void);
+/*
+ * Guards a new block in item (rsize bytes) of size bytes asked for by type;
+ * returns the address to hand out, or NULL (no memory for the record).
+ */
+void *kdbg_rz_arm(void *item, size_t rsize, size_t size, uint32_t type,
+    int flags);
+/*
+ * Checks a block's guards at its free (aborts naming fn on damage), forgets
+ * its record and returns its item.
+ */
+void *kdbg_rz_disarm(const char *fn, void *addr);
+/* The size asked for of the live block at addr. */
+size_t kdbg_rz_size(const void *addr);
 
 /* uma's part of kmem_check(): the junk of every free item; problems found. */
 int uma_check_trash(void);
