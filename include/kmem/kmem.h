@@ -95,6 +95,15 @@ int kmem_report(FILE *out);
 int kmem_setopt(const char *name, const char *value);
 
 /*
+ * Checks what the debug tunables guard: with trash=1, that no free item of
+ * a checked zone was written to; with redzone=1, the guards of every live
+ * kmalloc block.  Each problem is printed on stderr as one line, in the
+ * format the check at allocation or free would abort with.  Returns the
+ * number of problems (0 with both tunables off).
+ */
+int kmem_check(void);
+
+/*
  * Sets the map up now instead of at first use.  Returns 0 or an errno value
  * (ENOMEM when the address space cannot be reserved).  Idempotent: set-up is
  * tried once; if it failed, every later call returns the same error and

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "malloc_int.h"
+#include "../debug/kmem_debug.h"
 
 /* ---- size classes ---------------------------------------------------------- */
 
@@ -375,6 +376,8 @@ km_startup(void)
 		kl_budget = (size_t)16 << 20;
 	if (kmem_lowmem_register(kl_flush, NULL) != 0)
 		kl_budget = 0; /* no handler to give them back: keep none */
+	if (kdbg_redzone_enabled() && !kdbg_rz_init())
+		kp_fatal("kmalloc: cannot create the zone of redzone records");
 	if (pthread_key_create(&mt_tb_key, mt_tb_destroy) != 0)
 		kp_fatal("kmalloc: cannot create the statistics key");
 	atomic_store_explicit(&km_ready, true, memory_order_release);
@@ -628,6 +631,8 @@ struct km_where {
 	struct uma_slab *kw_slab;   /* small: the slab */
 	struct uma_keg *kw_keg;     /* small: its keg */
 	uint16_t *kw_tag;           /* small: the item's tag */
+	void *kw_item;              /* small: the item (redzones: before the
+				       block) */
 	struct km_large *kw_large;  /* large: the record */
 	int kw_cls;                 /* size class, or KM_LARGE */
 };
@@ -656,9 +661,11 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC)))
 			kp_fatal("%s: %p%s: not a kmalloc allocation; it is an "
 			    "item of zone %s", fn, addr, tname, zone->uz_name);
-		uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-		uint32_t i = uma_slab_index(keg, slab, addr);
-		if (KP_UNLIKELY((uintptr_t)addr < (uintptr_t)slab->us_data ||
+		/* With redzones a block starts KDBG_RZ_FRONT bytes in. */
+		uintptr_t front = kdbg_redzone_enabled() ? KDBG_RZ_FRONT : 0;
+		uintptr_t off = (uintptr_t)addr - front - (uintptr_t)slab->us_data;
+		uint32_t i = uma_slab_index(keg, slab, (const char *)addr - front);
+		if (KP_UNLIKELY((uintptr_t)addr < (uintptr_t)slab->us_data + front ||
 		    i >= keg->uk_ipers || off != (uintptr_t)i * keg->uk_rsize))
 			kp_fatal("%s: %p%s: interior pointer into the %u-byte "
 			    "block at %p (zone %s)", fn, addr, tname, keg->uk_rsize,
@@ -667,6 +674,7 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		w->kw_slab = slab;
 		w->kw_keg = keg;
 		w->kw_tag = (uint16_t *)uma_slab_meta(keg, slab) + i;
+		w->kw_item = (char *)addr - front;
 		w->kw_large = NULL;
 		w->kw_cls = (int)keg->uk_class;
 		return;
@@ -676,6 +684,7 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		w->kw_slab = NULL;
 		w->kw_keg = NULL;
 		w->kw_tag = NULL;
+		w->kw_item = NULL;
 		w->kw_large = KPT_PTR(e);
 		w->kw_cls = KM_LARGE;
 		return;
@@ -714,14 +723,16 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	int cls;
 	void *item;
 
-	if (size > KM_MAXSMALL)
+	size_t rz = kdbg_redzone_enabled() ? KDBG_RZ_OVERHEAD : 0;
+
+	if (size > KM_MAXSMALL - rz)
 		return (km_large_alloc(size, 0, type, flags));
 	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
 	    !km_startup()) {
 		errno = ENOMEM;
 		return (NULL);
 	}
-	cls = km_class(size);
+	cls = km_class(size + rz);
 	idx = mt_index("kmalloc", type);
 	item = uma_zalloc_fast(km_zones[cls], NULL, flags);
 	if (item == NULL) {
@@ -731,8 +742,19 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	}
 	struct uma_slab *slab = uma_item_slab(item);
 	struct uma_keg *keg = slab->us_keg;
-	((uint16_t *)uma_slab_meta(keg, slab))[uma_slab_index(keg, slab, item)] =
-	    (uint16_t)idx;
+	uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) +
+	    uma_slab_index(keg, slab, item);
+	if (rz != 0) {
+		void *block = kdbg_rz_arm(item, km_sizes[cls], size, idx, flags);
+		if (block == NULL) {
+			uma_zfree_slow(km_zones[cls], item, NULL);
+			atomic_fetch_add(&mt_table[idx].mt_failures, 1);
+			errno = ENOMEM;
+			return (NULL);
+		}
+		item = block;
+	}
+	*tag = (uint16_t)idx;
 	if (MT_COUNTING)
 		mt_count_slow(idx, cls, true);
 	return (item);
@@ -819,11 +841,16 @@ kfree_slow(void *addr, struct malloc_type *type)
 	if (w.kw_tag != NULL) {
 		if (KP_UNLIKELY(*w.kw_tag != idx))
 			km_bad_tag("kfree", addr, type, &w);
+		if (kdbg_redzone_enabled())
+			(void)kdbg_rz_disarm("kfree", addr);
 		*w.kw_tag = MT_TAG_FREE;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
-		/* uma's slow path stores the tag's address with the item. */
-		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
+		/*
+		 * uma's slow path stores the tag's address with the item; the
+		 * type's index is for the trash check (kmem_debug.h).
+		 */
+		uma_zfree_slow(km_zones[w.kw_cls], w.kw_item, (void *)(uintptr_t)idx);
 		return;
 	}
 	if (KP_UNLIKELY(w.kw_large->kl_type != idx))
@@ -892,7 +919,8 @@ kzfree(void *addr, struct malloc_type *type)
 	if (w.kw_tag != NULL) {
 		if (*w.kw_tag != idx)
 			km_bad_tag("kzfree", addr, type, &w);
-		memset(addr, 0, w.kw_keg->uk_rsize);
+		memset(addr, 0, kdbg_redzone_enabled() ? kdbg_rz_size(addr) :
+		    w.kw_keg->uk_rsize);
 	} else {
 		if (w.kw_large->kl_type != idx)
 			kp_fatal("kzfree: %p: allocated as type %s, freed as type %s "
@@ -917,7 +945,8 @@ kmalloc_usable_size(const void *addr)
 		if (*w.kw_tag == MT_TAG_FREE)
 			kp_fatal("kmalloc_usable_size: %p: a free block (zone %s)", addr,
 			    w.kw_keg->uk_primary->uz_name);
-		return (w.kw_keg->uk_rsize);
+		return (kdbg_redzone_enabled() ? kdbg_rz_size(addr) :
+		    w.kw_keg->uk_rsize);
 	}
 	return (w.kw_large->kl_pages * kmem_page_size());
 }
@@ -938,8 +967,10 @@ krealloc(void *addr, size_t size, struct malloc_type *type, int flags)
 			km_bad_tag("krealloc", addr, type, &w);
 		have = w.kw_keg->uk_rsize;
 		/* Keep the block while the size fits its class and is more than
-		 * half of it. */
-		if (size <= have && (size > have / 2 || have == km_sizes[0]))
+		 * half of it; with redzones the block always moves. */
+		if (kdbg_redzone_enabled())
+			have = kdbg_rz_size(addr);
+		else if (size <= have && (size > have / 2 || have == km_sizes[0]))
 			return (addr);
 	} else {
 		if (w.kw_large->kl_type != idx)
@@ -1002,7 +1033,7 @@ kmalloc_aligned(size_t size, size_t align, struct malloc_type *type, int flags)
 	 * to a page): the smallest class at least size bytes and a multiple
 	 * of align serves.  Larger sizes and alignments take whole pages.
 	 */
-	if (align <= ps && size <= KM_MAXSMALL) {
+	if (align <= ps && size <= KM_MAXSMALL && !kdbg_redzone_enabled()) {
 		for (int c = km_class(size); c < KM_NCLASSES; c++)
 			if (km_sizes[c] % align == 0)
 				return (kmalloc(km_sizes[c], type, flags));
@@ -1028,10 +1059,12 @@ kfree_any_slow(void *addr, const char *fn)
 			kp_fatal("%s: %p: %s (zone %s)", fn, addr, idx == MT_TAG_FREE ?
 			    "double free" : "corrupt type tag",
 			    w.kw_keg->uk_primary->uz_name);
+		if (kdbg_redzone_enabled())
+			(void)kdbg_rz_disarm(fn, addr);
 		*w.kw_tag = MT_TAG_FREE;
 		if (MT_COUNTING)
 			mt_count_slow(idx, w.kw_cls, false);
-		uma_zfree_slow(km_zones[w.kw_cls], addr, NULL);
+		uma_zfree_slow(km_zones[w.kw_cls], w.kw_item, (void *)(uintptr_t)idx);
 		return;
 	}
 	km_free_large(w.kw_large);
@@ -1089,7 +1122,9 @@ krealloc_any(void *addr, size_t size, struct malloc_type *type, int flags)
 			    "a free block (use after free)" : "corrupt type tag",
 			    w.kw_keg->uk_primary->uz_name);
 		have = w.kw_keg->uk_rsize;
-		if (size <= have && (size > have / 2 || have == km_sizes[0]))
+		if (kdbg_redzone_enabled())
+			have = kdbg_rz_size(addr);
+		else if (size <= have && (size > have / 2 || have == km_sizes[0]))
 			return (addr);
 	} else {
 		idx = w.kw_large->kl_type;
@@ -1153,6 +1188,13 @@ mt_read(const struct mt_type *mt, struct mt_stats *st)
 		;
 	st->ms_hwm = hwm > st->ms_bytes ? hwm : st->ms_bytes;
 	st->ms_live = mt->mt_live;
+}
+
+const char *
+mt_name_of(uint32_t idx)
+{
+	return (idx > 0 && idx < MT_MAX && mt_table[idx].mt_name[0] != '\0' ?
+	    mt_table[idx].mt_name : NULL);
 }
 
 void

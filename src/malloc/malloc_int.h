@@ -194,6 +194,8 @@ void malloc_postfork(void);       /* parent and child */
 
 /* Calls fn for every type with an index, under mt_lock. */
 void mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg);
+/* The name of type index idx, or NULL (for the debug layer's messages). */
+const char *mt_name_of(uint32_t idx);
 /* The size of kmalloc class i. */
 uint32_t km_class_size(int cls);
 

@@ -53,6 +53,12 @@ static const struct kopt_desc kopt_rows[] = {
     KOPT_ROW_WORDS(preload_types, "library", false, "library|single",
 	"the preload shim charges each allocation to a type named after the "
 	"calling library (library) or all to one type, \"preload\" (single)"),
+    KOPT_ROW(trash, KOPT_BOOL, "0", false, 0, 1,
+	"fill free zone items with 0xdeadc0de and check them when they are "
+	"handed out again (no per-thread caches)"),
+    KOPT_ROW(redzone, KOPT_BOOL, "0", false, 0, 1,
+	"guard bytes before and after every kmalloc block, checked at free "
+	"and by kmem_check(); the allocation's call stack is kept"),
 };
 #define KOPT_NROWS (sizeof(kopt_rows) / sizeof(kopt_rows[0]))
 

@@ -55,6 +55,8 @@ struct kopt_values {
 	bool stats_keep;          /* keep it after a normal exit */
 	uint64_t stats_interval;  /* milliseconds between publications */
 	char preload_types[KOPT_STRMAX]; /* the shim's types: library|single */
+	bool trash;               /* junk-fill and check free zone items */
+	bool redzone;             /* guard bytes around kmalloc blocks */
 };
 extern struct kopt_values kopt;
 

@@ -12,6 +12,7 @@
 
 #include "../vmem/vmem_int.h"
 #include "uma_int.h"
+#include "../debug/kmem_debug.h"
 
 /* ---- globals --------------------------------------------------------------- */
 
@@ -119,6 +120,10 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 		    (size_t)keg->uk_ipers * keg->uk_itemmeta);
 	kmem_pt_set_ptr(mem, keg->uk_ppera, (enum kmem_class)keg->uk_ptclass,
 	    slab);
+	if (keg->uk_trash)
+		for (uint32_t i = 0; i < keg->uk_ipers; i++)
+			kdbg_trash_fill(slab->us_data + (size_t)i * keg->uk_rsize,
+			    keg->uk_rsize, (keg->uk_flags & UMA_ZONE_MALLOC) != 0, 0);
 
 	if (keg->uk_init != NULL) {
 		for (uint32_t i = 0; i < keg->uk_ipers; i++) {
@@ -246,9 +251,14 @@ keg_item_index(struct uma_keg *keg, struct uma_slab *slab, void *item,
 	return (idx);
 }
 
-/* Returns n items to their slabs; aborts on an item already free. */
+/*
+ * Returns n items to their slabs; aborts on an item already free.  A trash
+ * keg's items are filled once they are known to be its own and in use;
+ * lastuse is the type index kmalloc zones keep in them.
+ */
 static void
-keg_release(struct uma_keg *keg, void **items, int n, const char *zname)
+keg_release(struct uma_keg *keg, void **items, int n, const char *zname,
+    uint32_t lastuse)
 {
 	kp_mutex_lock(&keg->uk_lock);
 	for (int i = 0; i < n; i++) {
@@ -261,6 +271,9 @@ keg_release(struct uma_keg *keg, void **items, int n, const char *zname)
 		if (slab->us_free[idx / 64] & bit)
 			kp_fatal("uma_zfree: %p: double free in zone %s", items[i],
 			    zname);
+		if (keg->uk_trash)
+			kdbg_trash_fill(items[i], keg->uk_rsize,
+			    (keg->uk_flags & UMA_ZONE_MALLOC) != 0, lastuse);
 		LIST_REMOVE(slab, us_link);
 		slab->us_free[idx / 64] |= bit;
 		slab->us_freecount++;
@@ -515,6 +528,11 @@ zone_import(struct uma_zone *zone, void **items, int max, int flags)
 		n = zone->uz_import(zone, items, allowed, flags);
 	else
 		n = keg_fetch(zone->uz_keg, items, allowed, flags);
+	if (zone->uz_import == NULL && zone->uz_keg->uk_trash)
+		for (int i = 0; i < n; i++)
+			kdbg_trash_check(items[i], zone->uz_keg->uk_rsize,
+			    zone->uz_name, (zone->uz_flags & UMA_ZONE_MALLOC) != 0,
+			    true);
 	if (n < allowed)
 		zone_limit_put(zone, allowed - n);
 	if (zone->uz_init != NULL) {
@@ -526,7 +544,7 @@ zone_import(struct uma_zone *zone, void **items, int max, int flags)
 					zone->uz_release(zone, &items[i], n - i);
 				else
 					keg_release(zone->uz_keg, &items[i], n - i,
-					    zone->uz_name);
+					    zone->uz_name, 0);
 				zone_limit_put(zone, n - i);
 				n = i;
 				break;
@@ -536,9 +554,9 @@ zone_import(struct uma_zone *zone, void **items, int max, int flags)
 	return (n);
 }
 
-/* Returns items from the zone to its keg. */
+/* Returns items from the zone to its keg (lastuse: see keg_release()). */
 static void
-zone_release(struct uma_zone *zone, void **items, int n)
+zone_release(struct uma_zone *zone, void **items, int n, uint32_t lastuse)
 {
 	if (n == 0)
 		return;
@@ -548,7 +566,7 @@ zone_release(struct uma_zone *zone, void **items, int n)
 	if (zone->uz_release != NULL)
 		zone->uz_release(zone, items, n);
 	else
-		keg_release(zone->uz_keg, items, n, zone->uz_name);
+		keg_release(zone->uz_keg, items, n, zone->uz_name, lastuse);
 	zone_limit_put(zone, n);
 }
 
@@ -574,13 +592,17 @@ zone_alloc_item(struct uma_zone *zone, void *arg, int flags)
 	return (item);
 }
 
-/* One item straight back to the keg (no cache). */
+/*
+ * One item straight back to the keg (no cache).  A kmalloc zone (no dtor)
+ * is passed the type index that freed the item as arg.
+ */
 static void
 zone_free_item(struct uma_zone *zone, void *item, void *arg, bool dtor)
 {
 	if (dtor && zone->uz_dtor != NULL)
 		zone->uz_dtor(item, (int)zone->uz_size, arg);
-	zone_release(zone, &item, 1);
+	zone_release(zone, &item, 1, (zone->uz_flags & UMA_ZONE_MALLOC) ?
+	    (uint32_t)(uintptr_t)arg : 0);
 }
 
 /* ---- buckets ----------------------------------------------------------------- */
@@ -680,7 +702,7 @@ bucket_free(struct uma_zone *zone, struct uma_bucket *b)
 static void
 bucket_drain(struct uma_zone *zone, struct uma_bucket *b)
 {
-	zone_release(zone, b->ub_bucket, b->ub_cnt);
+	zone_release(zone, b->ub_bucket, b->ub_cnt, 0);
 	b->ub_cnt = 0;
 	zone_free_item(&uma_bucket_zk[b->ub_bzone].zk_zone, b, NULL, false);
 }
@@ -1082,7 +1104,7 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 	if (zone->uz_id == UMA_SLOT_NONE ||
 	    (fs & (UMA_FREESLOW_SLEEPERS | UMA_FREESLOW_NOCACHE)) ||
 	    (tc = tcache_get()) == NULL) {
-		zone_free_item(zone, item, NULL, false);
+		zone_free_item(zone, item, arg, false);
 		return;
 	}
 	uma_housekeeping();
@@ -1203,6 +1225,10 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	keg->uk_ptclass = (flags & UMA_ZONE_MALLOC) ? KPT_MSLAB : KMC_SLAB;
 	/* kmem's own zones keep their slabs with the rest of the metadata. */
 	keg->uk_arena = inline_hdr ? kmem_meta_arena() : kmem_map_arena();
+	/* kmem_debug.h, section 2: what trash=1 covers. */
+	keg->uk_trash = kdbg_trash_enabled() && !inline_hdr &&
+	    !(flags & (UMA_ZFLAG_INTERNAL | UMA_ZONE_ZINIT)) && uminit == NULL &&
+	    fini == NULL;
 	keg_layout(keg, inline_hdr);
 	zone->uz_keg = keg;
 }
@@ -1293,6 +1319,10 @@ uma_id_alloc(struct uma_zone *zone)
 static void
 zone_register(struct uma_zone *zone, bool cache)
 {
+	/* The debug modes check on the slow paths (kmem_debug.h, section 1). */
+	if (zone->uz_keg != NULL && (zone->uz_keg->uk_trash ||
+	    ((zone->uz_flags & UMA_ZONE_MALLOC) && kopt.redzone)))
+		cache = false;
 	kp_mutex_lock(&uma_zones_lock);
 	zone->uz_id = cache ? uma_id_alloc(zone) : UMA_SLOT_NONE;
 	zone->uz_cacheoff = (uint32_t)(offsetof(struct uma_tcache, tc_cache) +
@@ -1947,4 +1977,50 @@ uma_install_qcache(void)
 	vmem_set_qcache_ops(&uma_vmem_qcache_ops);
 	kp_fork_register(KP_FORK_UMA_SETUP, &uma_fork_setup_ops);
 	kp_fork_register(KP_FORK_UMA, &uma_fork_ops);
+}
+
+/* ---- the debug layer ------------------------------------------------------------ */
+
+/* Checks the junk of one keg's free items; uk_lock held.  Problems found. */
+static int
+keg_check_trash(struct uma_keg *keg, const char *zname)
+{
+	struct uma_slablist *lists[] = {&keg->uk_part, &keg->uk_free};
+	struct uma_slab *slab;
+	int bad = 0;
+
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		LIST_FOREACH(slab, lists[l], us_link) {
+			for (uint32_t i = 0; i < keg->uk_ipers; i++) {
+				if (!(slab->us_free[i / 64] & (UINT64_C(1) << (i % 64))))
+					continue;
+				if (!kdbg_trash_check(slab->us_data +
+				    (size_t)i * keg->uk_rsize, keg->uk_rsize, zname,
+				    (keg->uk_flags & UMA_ZONE_MALLOC) != 0, false))
+					bad++;
+			}
+		}
+	}
+	return (bad);
+}
+
+int
+uma_check_trash(void)
+{
+	struct uma_zone *zone;
+	int bad = 0;
+
+	if (!atomic_load(&uma_ready))
+		return (0);
+	kp_mutex_lock(&uma_zones_lock);
+	LIST_FOREACH(zone, &uma_zones, uz_link) {
+		struct uma_keg *keg = zone->uz_keg;
+		if (keg == NULL || keg->uk_primary != zone || !keg->uk_trash)
+			continue;
+		kp_mutex_lock(&keg->uk_lock);
+		bad += keg_check_trash(keg, zone->uz_name);
+		kp_mutex_unlock(&keg->uk_lock);
+	}
+	kp_mutex_unlock(&uma_zones_lock);
+	return (bad);
 }

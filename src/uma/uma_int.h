@@ -322,6 +322,7 @@ struct uma_keg {
 					  uk_magic) >> UMA_MAGIC_SHIFT (see
 					  uma_slab_mindex()) */
 	bool uk_inline;                /* header inside the slab */
+	bool uk_trash;                 /* free items hold junk (kmem_debug.h) */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
 	uma_fini uk_fini;              /* item fini */

@@ -1,0 +1,16 @@
+/* redzone=1: bytes written before the start of a block.  WRONG_PREFIX */
+#include "wrong.h"
+
+MALLOC_DEFINE(M_WRONG, "wrong", "misuse tests");
+
+int
+main(void)
+{
+	wrong_setup("redzone");
+	char *p = kmalloc(30, M_WRONG, M_WAITOK);
+	expect("kfree: %p (type wrong): 3 bytes written before the start of the "
+	    "30-byte block (redzone); allocated at main+0x", (void *)p);
+	wrong_store(p, (size_t)-3, 0);
+	kfree(p, M_WRONG);
+	return (0);
+}

@@ -1,0 +1,15 @@
+/* trash=1: a double free aborts before the item is filled again. */
+#include "wrong.h"
+
+MALLOC_DEFINE(M_WRONG, "wrong", "misuse tests");
+
+int
+main(void)
+{
+	wrong_setup("trash");
+	void *p = kmalloc(100, M_WRONG, M_WAITOK);
+	kfree(p, M_WRONG);
+	expect("kfree: %p (type wrong): double free (zone 112)", p);
+	kfree(p, M_WRONG);
+	return (0);
+}
