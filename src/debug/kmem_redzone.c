@@ -27,6 +27,31 @@ struct kdbg_rz {
 };
 
 static kp_mutex_t rz_lock = KP_MUTEX_INITIALIZER;
+
+/* fork(): rz_lock is a leaf, taken after the malloc types' lock. */
+static void
+rz_prefork(void)
+{
+	kp_mutex_lock(&rz_lock);
+}
+
+static void
+rz_postfork(void)
+{
+	kp_mutex_unlock(&rz_lock);
+}
+
+static const struct kp_fork_ops rz_fork_ops = {
+	.kfo_prepare = rz_prefork,
+	.kfo_parent = rz_postfork,
+	.kfo_child = rz_postfork,
+};
+
+static void __attribute__((constructor))
+rz_fork_register(void)
+{
+	kp_fork_register(KP_FORK_DEBUG, &rz_fork_ops);
+}
 static struct kdbg_rz *rz_table[RZ_HASH];
 static uma_zone_t rz_zone;
 

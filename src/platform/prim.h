@@ -226,7 +226,9 @@ int kp_thread_start(const char *name, void *(*fn)(void *), void *arg);
  *   KP_FORK_UMA_SETUP    uma_startup_lock (uma's own zones)
  *   KP_FORK_MAP_SETUP    kmem_init_lock -> km_region_lock
  *   KP_FORK_VMEM_GROW    vmem_bt_grow_lock
- *   KP_FORK_MALLOC       mt_lock (types and thread blocks)
+ *   KP_FORK_MALLOC       mt_lock (types and thread blocks) -> kl_lock (kept
+ *                        large blocks, a leaf)
+ *   KP_FORK_DEBUG        rz_lock (redzone records, a leaf)
  *   KP_FORK_UMA          uma_zones_lock -> uma_tc_lock -> every zone's
  *                        uz_lock -> every keg's uk_lock
  *   KP_FORK_VMEM         vmem_arenas_lock -> every arena's vm_lock ->
@@ -252,6 +254,7 @@ enum kp_fork_rank {
 	KP_FORK_MAP_SETUP,
 	KP_FORK_VMEM_GROW,
 	KP_FORK_MALLOC,
+	KP_FORK_DEBUG,      /* the redzone table (a leaf) */
 	KP_FORK_UMA,
 	KP_FORK_VMEM,
 	KP_FORK_MAP,
