@@ -10,7 +10,7 @@ main(void)
 	char *p = kmalloc(30, M_WRONG, M_WAITOK);
 	expect("kfree: %p (type wrong): 3 bytes written before the start of the "
 	    "30-byte block (redzone); allocated at main+0x", (void *)p);
-	wrong_store(p, (size_t)-3, 0);
+	wrong_store(p, -3, 0);
 	kfree(p, M_WRONG);
 	return (0);
 }

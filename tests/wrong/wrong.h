@@ -9,6 +9,7 @@
 #define KMEM_WRONG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ expect(const char *fmt, ...)
 
 /* Keeps the compiler from dropping a store to freed memory. */
 static inline void
-wrong_store(void *p, size_t off, unsigned char v)
+wrong_store(void *p, ptrdiff_t off, unsigned char v)
 {
 	((volatile unsigned char *)p)[off] = v;
 }
