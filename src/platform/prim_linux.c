@@ -1078,8 +1078,13 @@ kp_fault_sig(int sig, siginfo_t *si, void *uc)
 		(void)sigaction(sig, &dfl, NULL);
 		return;
 	}
-	/* Not ours: the instruction runs again under the previous handler. */
+	/*
+	 * Not ours: a fault runs its instruction again under the previous
+	 * handler; a signal sent by kill() or raise() is sent again to it.
+	 */
 	(void)sigaction(sig, &kp_fault_old[i], NULL);
+	if (si->si_code <= 0)
+		(void)raise(sig);
 }
 
 int
