@@ -12,6 +12,7 @@
 #include "../vmem/vmem_int.h"
 #include "kmem_int.h"
 #include "../stats/kms.h"
+#include "../debug/kmem_debug.h"
 
 struct kmem_map kmem_map_store = {
 	.km_region_lock = KP_MUTEX_INITIALIZER,
@@ -717,6 +718,7 @@ kmem_setup(void)
 	vmem_set_meta_ops(&kmem_meta_ops);
 	if (kopt.verbose)
 		kp_log("%s", km->km_tune_why);
+	kdbg_init();
 	return (0);
 }
 
@@ -855,6 +857,21 @@ kmem_map_arena(void)
 	return (kmem_ready() ? km->km_map.kr_arena : NULL);
 }
 
+/* kmem_malloc() and kmem_arena_malloc() under failure injection. */
+static KP_NOINLINE void *
+kmem_malloc_inject(struct kmem_region *r, size_t size, int flags)
+{
+	const char *what = r == &km->km_map ? "kmem_malloc" : "kmem_arena_malloc";
+
+	kmem_check_flags(what, size, flags);
+	if (kdbg_fail_now(r->kr_name, flags)) {
+		atomic_fetch_add(&r->kr_nfailures, 1);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (kmem_region_alloc_r(r, size, 0, flags, KMC_DIRECT, what));
+}
+
 void *
 kmem_malloc(size_t size, int flags)
 {
@@ -863,6 +880,8 @@ kmem_malloc(size_t size, int flags)
 		errno = ENOMEM;
 		return (NULL);
 	}
+	if (KP_UNLIKELY(atomic_load_explicit(&kdbg_fail_on, memory_order_relaxed)))
+		return (kmem_malloc_inject(&km->km_map, size, flags));
 	return (kmem_region_alloc_r(&km->km_map, size, 0, flags, KMC_DIRECT,
 	    "kmem_malloc"));
 }
@@ -882,6 +901,8 @@ kmem_arena_malloc(vmem_t *arena, size_t size, int flags)
 		kp_fatal("kmem_arena_malloc(%zu): arena %p (%s) is neither the map "
 		    "nor a submap", size, (void *)arena,
 		    arena != NULL ? vmem_name(arena) : "NULL");
+	if (KP_UNLIKELY(atomic_load_explicit(&kdbg_fail_on, memory_order_relaxed)))
+		return (kmem_malloc_inject(r, size, flags));
 	return (kmem_region_alloc_r(r, size, 0, flags, KMC_DIRECT,
 	    r == &km->km_map ? "kmem_malloc" : "kmem_arena_malloc"));
 }

@@ -108,6 +108,12 @@ mt_bad_type(const char *fn, const void *addr, const struct malloc_type *type)
 /* Live in-use bytes of a type; mt_lock held. */
 static void mt_read(const struct mt_type *mt, struct mt_stats *st);
 
+const char *
+mt_name_of(uint32_t idx)
+{
+	return (idx > 0 && idx < MT_MAX ? mt_table[idx].mt_name : "?");
+}
+
 void
 malloc_type_register(struct malloc_type *type)
 {
@@ -357,14 +363,19 @@ km_startup(void)
 		    (uint16_t)(km_zones[c]->uz_cacheoff -
 		    offsetof(struct uma_tcache, tc_cache)), __ATOMIC_RELAXED);
 	}
-	for (size_t s = 0; s <= KM_TABMAX; s++)
-		__atomic_store_n(&km_slotoff[s], km_slotoff_cls[km_class(s)],
-		    __ATOMIC_RELAXED);
 	for (int c = 0; c < KM_NCLASSES; c++)
 		if (km_sizes[c] > KM_TABMAX && km_sizes[c] % 256 != 0)
 			kp_fatal("kmalloc: class %u is not a multiple of 256",
 			    km_sizes[c]);
-	for (size_t s = KM_TABMAX + 256; s <= KM_MAXSMALL; s += 256)
+	/*
+	 * Under failure injection or memguard the tables keep pointing at
+	 * slot 0, which is always empty: every kmalloc() takes the slow path.
+	 */
+	for (size_t s = 0; s <= KM_TABMAX && !kdbg_kmalloc_divert(); s++)
+		__atomic_store_n(&km_slotoff[s], km_slotoff_cls[km_class(s)],
+		    __ATOMIC_RELAXED);
+	for (size_t s = KM_TABMAX + 256; s <= KM_MAXSMALL &&
+	    !kdbg_kmalloc_divert(); s += 256)
 		__atomic_store_n(&km_slotoff256[s / 256],
 		    km_slotoff_cls[km_class(s)], __ATOMIC_RELAXED);
 	km_large_zone = uma_zcreate_internal("kmalloc large",
@@ -497,6 +508,12 @@ kl_keep(void *addr, size_t pages)
 
 	if (pages > KL_CACHE_PAGES || bytes > kl_budget)
 		return (false);
+	/*
+	 * Free in the page table before it is in the cache: once it is there,
+	 * another thread may take it and set its pages.  (Not kept after all:
+	 * the map clears them anyway.)
+	 */
+	kmem_pt_clear(addr, pages);
 	kp_mutex_lock(&kl_lock);
 	if (kl_n < KL_CACHE_SLOTS && kl_bytes + bytes <= kl_budget) {
 		kl_cache[kl_n].kc_addr = addr;
@@ -506,8 +523,6 @@ kl_keep(void *addr, size_t pages)
 		kept = true;
 	}
 	kp_mutex_unlock(&kl_lock);
-	if (kept)
-		kmem_pt_clear(addr, pages);
 	return (kept);
 }
 
@@ -540,13 +555,16 @@ static KP_NOINLINE void *
 km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 {
 	size_t ps = kmem_page_size();
+	size_t pages = (size + ps - 1) / ps;
 	uint32_t idx = mt_index("kmalloc", type);
 	struct mt_type *mt = &mt_table[idx];
 	struct km_large *rec;
+	bool reused = false;
 	void *addr;
 
-	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
-	    !km_startup()) {
+	if ((!atomic_load_explicit(&km_ready, memory_order_acquire) &&
+	    !km_startup()) || (KP_UNLIKELY(atomic_load_explicit(&kdbg_fail_on,
+	    memory_order_relaxed)) && kdbg_fail_now(mt->mt_name, flags))) {
 		atomic_fetch_add(&mt->mt_failures, 1);
 		errno = ENOMEM;
 		return (NULL);
@@ -557,15 +575,22 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	size_t pages = (size + ps - 1) / ps;
-	bool reused = false;
-	addr = align <= ps ? kl_take(pages) : NULL;
-	if (addr != NULL) {
-		reused = true;
-		kmem_pt_set_run(addr, pages, KMC_LARGE);
+	rec->kl_guard = 0;
+	if (KP_UNLIKELY(atomic_load_explicit(&kdbg_memguard_on,
+	    memory_order_relaxed)) && align <= 16 && kdbg_guarded(mt->mt_name)) {
+		addr = memguard_alloc(rec, size, flags & (M_NOWAIT | M_WAITOK));
 	} else {
-		addr = kmem_region_xalloc(kmem_map_arena(), size, align,
-		    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
+		addr = align <= ps ? kl_take(pages) : NULL;
+		if (addr != NULL) {
+			reused = true;
+			kmem_pt_set_run(addr, pages, KMC_LARGE);
+		} else {
+			addr = kmem_region_xalloc(kmem_map_arena(), size, align,
+			    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
+		}
+		rec->kl_addr = addr;
+		rec->kl_pages = pages;
+		rec->kl_usable = pages * ps;
 	}
 	if (addr == NULL) {
 		uma_zfree(km_large_zone, rec);
@@ -573,11 +598,10 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	rec->kl_addr = addr;
-	rec->kl_pages = pages;
 	rec->kl_size = size;
 	rec->kl_type = idx;
-	kmem_pt_set_ptr(addr, 1, KMC_LARGE, rec);
+	if (rec->kl_guard == 0)
+		kmem_pt_set_ptr(addr, 1, KMC_LARGE, rec);
 	atomic_fetch_add(&mt->mt_allocs[KM_LARGE], 1);
 	uint64_t live = atomic_fetch_add(&mt->mt_large_bytes,
 	    rec->kl_pages * ps) + rec->kl_pages * ps;
@@ -681,6 +705,9 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 	}
 	if (KPT_CLASS(e) == KMC_LARGE && !(e & KPT_TAIL) &&
 	    ((struct km_large *)KPT_PTR(e))->kl_addr == addr) {
+		if (KP_UNLIKELY(((struct km_large *)KPT_PTR(e))->kl_guard ==
+		    KL_GUARD_FREED))
+			kp_fatal("%s: %p%s: double free (memguard)", fn, addr, tname);
 		w->kw_slab = NULL;
 		w->kw_keg = NULL;
 		w->kw_tag = NULL;
@@ -734,7 +761,14 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	}
 	cls = km_class(size + rz);
 	idx = mt_index("kmalloc", type);
-	item = uma_zalloc_fast(km_zones[cls], NULL, flags);
+	if (KP_UNLIKELY(atomic_load_explicit(&kdbg_memguard_on,
+	    memory_order_relaxed)) && kdbg_guarded(mt_table[idx].mt_name))
+		return (km_large_alloc(size, 0, type, flags));
+	if (KP_UNLIKELY(atomic_load_explicit(&kdbg_fail_on,
+	    memory_order_relaxed)) && kdbg_fail_now(mt_table[idx].mt_name, flags))
+		item = NULL;
+	else
+		item = uma_zalloc_fast(km_zones[cls], NULL, flags);
 	if (item == NULL) {
 		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
 		errno = ENOMEM;
@@ -814,11 +848,18 @@ km_free_large(struct km_large *rec)
 	size_t ps = kmem_page_size();
 	struct mt_type *mt = &mt_table[rec->kl_type];
 
+	atomic_fetch_add(&mt->mt_frees[KM_LARGE], 1);
+	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
+	if (rec->kl_guard != 0) {
+		/* The record stays with its pages while they wait. */
+		rec = memguard_free(rec);
+		if (rec != NULL)
+			uma_zfree(km_large_zone, rec);
+		return;
+	}
 	if (!kl_keep(rec->kl_addr, rec->kl_pages))
 		kmem_region_free(kmem_map_arena(), rec->kl_addr, rec->kl_pages * ps,
 		    KMC_LARGE);
-	atomic_fetch_add(&mt->mt_frees[KM_LARGE], 1);
-	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
 	uma_zfree(km_large_zone, rec);
 }
 
@@ -928,7 +969,7 @@ kzfree(void *addr, struct malloc_type *type)
 			    mt_table[w.kw_large->kl_type].mt_name,
 			    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
 			    w.kw_large->kl_size);
-		memset(addr, 0, w.kw_large->kl_pages * kmem_page_size());
+		memset(addr, 0, w.kw_large->kl_usable);
 	}
 	kfree(addr, type);
 }
@@ -948,7 +989,7 @@ kmalloc_usable_size(const void *addr)
 		return (kdbg_redzone_enabled() ? kdbg_rz_size(addr) :
 		    w.kw_keg->uk_rsize);
 	}
-	return (w.kw_large->kl_pages * kmem_page_size());
+	return (w.kw_large->kl_usable);
 }
 
 void *
@@ -977,7 +1018,7 @@ krealloc(void *addr, size_t size, struct malloc_type *type, int flags)
 			kp_fatal("krealloc: %p: allocated as type %s, reallocated as "
 			    "type %s", addr, mt_table[w.kw_large->kl_type].mt_name,
 			    type->ks_shortdesc);
-		have = w.kw_large->kl_pages * kmem_page_size();
+		have = w.kw_large->kl_usable;
 		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
 			w.kw_large->kl_size = size;
 			return (addr);
@@ -1128,7 +1169,7 @@ krealloc_any(void *addr, size_t size, struct malloc_type *type, int flags)
 			return (addr);
 	} else {
 		idx = w.kw_large->kl_type;
-		have = w.kw_large->kl_pages * kmem_page_size();
+		have = w.kw_large->kl_usable;
 		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
 			w.kw_large->kl_size = size;
 			return (addr);
@@ -1190,12 +1231,6 @@ mt_read(const struct mt_type *mt, struct mt_stats *st)
 	st->ms_live = mt->mt_live;
 }
 
-const char *
-mt_name_of(uint32_t idx)
-{
-	return (idx > 0 && idx < MT_MAX && mt_table[idx].mt_name[0] != '\0' ?
-	    mt_table[idx].mt_name : NULL);
-}
 
 void
 mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg)

@@ -152,10 +152,15 @@ struct mt_type {
 /* A large allocation (its first page's page-table word points here). */
 struct km_large {
 	_Alignas(32)
-	void *kl_addr;                  /* first page */
-	size_t kl_pages;                /* pages */
+	void *kl_addr;                  /* the block: its first page, or inside
+					   its pages under memguard */
+	size_t kl_pages;                /* pages of the block */
 	size_t kl_size;                 /* bytes asked for */
+	size_t kl_usable;               /* bytes from kl_addr that are its */
+	void *kl_base;                  /* memguard: first page of the run
+					   (guard page included) */
 	uint32_t kl_type;               /* type index */
+	uint8_t kl_guard;               /* 0, or KL_GUARD_* (memguard) */
 };
 
 /* Snapshot of one type, for memstat. */
@@ -194,7 +199,7 @@ void malloc_postfork(void);       /* parent and child */
 
 /* Calls fn for every type with an index, under mt_lock. */
 void mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg);
-/* The name of type index idx, or NULL (for the debug layer's messages). */
+/* The name of the type of index idx ("?" if none); never locks. */
 const char *mt_name_of(uint32_t idx);
 /* The size of kmalloc class i. */
 uint32_t km_class_size(int cls);

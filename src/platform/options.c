@@ -59,6 +59,28 @@ static const struct kopt_desc kopt_rows[] = {
     KOPT_ROW(redzone, KOPT_BOOL, "0", false, 0, 1,
 	"guard bytes before and after every kmalloc block, checked at free "
 	"and by kmem_check(); the allocation's call stack is kept"),
+    KOPT_ROW(failure_rate, KOPT_UINT, "0", false, 0, UINT32_MAX,
+	"every Nth M_NOWAIT request of a zone, kmalloc or kmem_malloc fails "
+	"(0: none); M_WAITOK requests never do"),
+    KOPT_ROW(failure_seed, KOPT_UINT, "0", false, 0, UINT64_MAX,
+	"0: failure_rate fails exactly every Nth request; otherwise one "
+	"request in N, in a pseudo-random pattern fixed by this seed"),
+    KOPT_ROW(failure_only, KOPT_STR, "", false, 0, 0,
+	"failure_rate applies only to the malloc type, zone or map region of "
+	"this name (empty: to all)"),
+    KOPT_ROW(fail_reserve, KOPT_UINT, "0", false, 0, UINT32_MAX,
+	"once the map is set up, every Nth reservation of address space "
+	"fails (0: none)"),
+    KOPT_ROW(fail_commit, KOPT_UINT, "0", false, 0, UINT32_MAX,
+	"once the map is set up, every Nth commit of pages fails (0: none)"),
+    KOPT_ROW(memguard, KOPT_STR, "", false, 0, 0,
+	"malloc types and zones whose allocations get pages of their own with "
+	"a guard page, names separated by '|' (empty: none)"),
+    KOPT_ROW(memguard_before, KOPT_BOOL, "0", false, 0, 1,
+	"memguard puts the guard page before the block instead of after it"),
+    KOPT_ROW(memguard_delay, KOPT_UINT, "64", false, 0, 65536,
+	"freed memguard blocks that stay inaccessible before their pages are "
+	"reused"),
 };
 #define KOPT_NROWS (sizeof(kopt_rows) / sizeof(kopt_rows[0]))
 

@@ -57,6 +57,15 @@ struct kopt_values {
 	char preload_types[KOPT_STRMAX]; /* the shim's types: library|single */
 	bool trash;               /* junk-fill and check free zone items */
 	bool redzone;             /* guard bytes around kmalloc blocks */
+	/* the debug layer (src/debug/kmem_debug.h) */
+	uint64_t failure_rate;    /* every Nth M_NOWAIT request fails; 0 = off */
+	uint64_t failure_seed;    /* 0: every Nth; else a seeded 1-in-N pattern */
+	char failure_only[KOPT_STRMAX]; /* only this type, zone or region */
+	uint64_t fail_reserve;    /* every Nth kp_reserve() fails; 0 = off */
+	uint64_t fail_commit;     /* every Nth kp_commit() fails; 0 = off */
+	char memguard[KOPT_STRMAX]; /* guarded types and zones, '|'-separated */
+	bool memguard_before;     /* the guard page precedes the block */
+	uint64_t memguard_delay;  /* freed guarded blocks kept inaccessible */
 };
 extern struct kopt_values kopt;
 

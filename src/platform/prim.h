@@ -31,6 +31,8 @@
  *   that callers' failure paths run.  kp_figure_override() substitutes the
  *   physical memory, cgroup limit and address-space figures that the map
  *   sizes itself from.  Both are cheap when unused (one load and a test).
+ *   kp_inject_every() fails every nth call instead, for the fail_reserve
+ *   and fail_commit tunables.
  *
  * Locks
  *   kp_mutex_t and kp_cond_t wrap POSIX mutexes and condition variables;
@@ -99,6 +101,25 @@ enum kp_op {
  */
 void kp_inject(enum kp_op op, unsigned skip, unsigned count);
 uint64_t kp_injected(enum kp_op op);
+/*
+ * Makes every nth call of op fail with ENOMEM from now on (n 0 stops it),
+ * besides what kp_inject() arms.  The failure_rate family of tunables
+ * (fail_reserve, fail_commit) is this.  Thread safe.
+ */
+void kp_inject_every(enum kp_op op, unsigned n);
+
+/* ---- faults (memguard) ---------------------------------------------- */
+
+/*
+ * Installs a handler of SIGSEGV and SIGBUS that calls fn with the faulting
+ * address.  fn writes what the address was and returns true when it is
+ * one it knows: the default action is then restored and the faulting
+ * instruction, run again, ends the process with the signal.  Otherwise the
+ * handler that was there before is put back and the instruction runs
+ * again under it.  fn runs in a signal handler: it must not take locks or
+ * allocate.  Installed once; 0 or an errno.
+ */
+int kp_fault_handler(bool (*fn)(void *addr));
 
 /* ---- what exists ----------------------------------------------------- */
 

@@ -73,6 +73,8 @@ static struct kp_inj {
 	_Atomic unsigned ki_count; /* failures still to inject */
 	unsigned ki_skip;          /* calls still to let through first */
 	_Atomic uint64_t ki_done;  /* failures injected so far */
+	_Atomic unsigned ki_every; /* kp_inject_every(): fail every nth call */
+	_Atomic uint64_t ki_calls; /* ... calls counted for it */
 } kp_inj[KP_OP_NOPS];
 static pthread_mutex_t kp_inj_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -95,13 +97,28 @@ kp_injected(enum kp_op op)
 	return (atomic_load(&kp_inj[op].ki_done));
 }
 
+void
+kp_inject_every(enum kp_op op, unsigned n)
+{
+	if ((unsigned)op >= KP_OP_NOPS)
+		return;
+	atomic_store(&kp_inj[op].ki_calls, 0);
+	atomic_store(&kp_inj[op].ki_every, n);
+}
+
 /* True when this call of op must fail. */
 static bool
 kp_inject_hit(enum kp_op op)
 {
 	struct kp_inj *ki = &kp_inj[op];
 	bool hit = false;
+	unsigned every = atomic_load_explicit(&ki->ki_every, memory_order_relaxed);
 
+	if (KP_UNLIKELY(every != 0) &&
+	    (atomic_fetch_add(&ki->ki_calls, 1) + 1) % every == 0) {
+		atomic_fetch_add(&ki->ki_done, 1);
+		return (true);
+	}
 	if (KP_LIKELY(atomic_load_explicit(&ki->ki_count,
 	    memory_order_relaxed) == 0))
 		return (false);
@@ -1040,4 +1057,51 @@ const char *
 kp_getenv(const char *name)
 {
 	return (secure_getenv(name));
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+static bool (*kp_fault_fn)(void *addr);
+static struct sigaction kp_fault_old[2]; /* SIGSEGV, SIGBUS before us */
+
+static void
+kp_fault_sig(int sig, siginfo_t *si, void *uc)
+{
+	int i = sig == SIGSEGV ? 0 : 1;
+
+	(void)uc;
+	if (kp_fault_fn != NULL && kp_fault_fn(si->si_addr)) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		(void)sigaction(sig, &dfl, NULL);
+		return;
+	}
+	/*
+	 * Not ours: a fault runs its instruction again under the previous
+	 * handler; a signal sent by kill() or raise() is sent again to it.
+	 */
+	(void)sigaction(sig, &kp_fault_old[i], NULL);
+	if (si->si_code <= 0)
+		(void)raise(sig);
+}
+
+int
+kp_fault_handler(bool (*fn)(void *addr))
+{
+	static atomic_bool installed;
+	struct sigaction sa;
+
+	if (atomic_exchange(&installed, true))
+		return (0);
+	kp_fault_fn = fn;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = kp_fault_sig;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &kp_fault_old[0]) != 0 ||
+	    sigaction(SIGBUS, &sa, &kp_fault_old[1]) != 0)
+		return (errno);
+	return (0);
 }

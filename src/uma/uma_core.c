@@ -1008,6 +1008,11 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 	void *item;
 
 	uma_check_flags("uma_zalloc", zone, flags);
+	if (KP_UNLIKELY(zone->uz_flags & UMA_ZFLAG_FAILINJ) &&
+	    kdbg_fail_now(zone->uz_name, flags)) {
+		atomic_fetch_add(&zone->uz_fails, 1);
+		return (NULL);
+	}
 	uma_housekeeping();
 	if (zone->uz_id == UMA_SLOT_NONE ||
 	    (atomic_load(&zone->uz_freeslow) & UMA_FREESLOW_NOCACHE) ||
@@ -1177,6 +1182,17 @@ zone_init_common(struct uma_zone *zone, const char *name, size_t size,
 	zone->uz_freeslow = (dtor != NULL ? UMA_FREESLOW_DTOR : 0) |
 	    ((flags & UMA_ZONE_MALLOC) ? UMA_FREESLOW_META : 0);
 	zone->uz_primary = zone;
+}
+
+/* A caller's zone that failure injection applies to takes the slow path. */
+static void
+zone_debug_init(struct uma_zone *zone)
+{
+	zone->uz_flags &= ~(uint32_t)UMA_ZFLAG_FAILINJ;
+	if (kdbg_fail_applies(zone->uz_name)) {
+		zone->uz_flags |= UMA_ZFLAG_FAILINJ;
+		zone->uz_allocslow |= (uint32_t)M_NOWAIT;
+	}
 }
 
 static void
@@ -1373,6 +1389,7 @@ uma_zcreate(const char *name, size_t size, uma_ctor ctor, uma_dtor dtor,
 		return (NULL);
 	memset(zk, 0, sizeof(*zk));
 	zone_init_common(&zk->zk_zone, name, size, ctor, dtor, flags);
+	zone_debug_init(&zk->zk_zone);
 	keg_init(&zk->zk_keg, &zk->zk_zone, size, uminit, fini, amask, flags,
 	    false, 0);
 	zone_set_bucket_sizes(&zk->zk_zone, zk->zk_keg.uk_rsize);
@@ -1425,6 +1442,7 @@ uma_zsecond_create(const char *name, uma_ctor ctor, uma_dtor dtor,
 	memset(zk, 0, sizeof(*zk));
 	zone_init_common(&zk->zk_zone, name, primary->uz_size, ctor, dtor,
 	    (primary->uz_flags & ~UMA_ZFLAG_INTERNAL) | UMA_ZFLAG_SECONDARY);
+	zone_debug_init(&zk->zk_zone);
 	zk->zk_zone.uz_init = zinit;
 	zk->zk_zone.uz_fini = zfini;
 	zk->zk_zone.uz_keg = primary->uz_keg;

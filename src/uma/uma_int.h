@@ -386,6 +386,9 @@ struct uma_zone {
 };
 
 #define UMA_ZFLAG_SECONDARY 0x10000000 /* made by uma_zsecond_create() */
+#define UMA_ZFLAG_FAILINJ 0x08000000   /* failure injection applies (the
+					  debug layer; M_NOWAIT is in
+					  uz_allocslow) */
 #define UMA_ZFLAG_INTERNAL 0x20000000  /* kmem's own zone */
 #define UMA_ZFLAG_CTORDTOR 0x40000000  /* has a ctor or dtor */
 #define UMA_ZFLAG_CACHE 0x80000000     /* cache-only: no keg (vmem qcache) */

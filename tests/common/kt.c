@@ -135,6 +135,20 @@ kt_cmp_fail(const char *file, int line, const char *a, unsigned long long av,
 	kt_child_fail(file, line, what);
 }
 
+int
+kt_failures_injected(void)
+{
+	const char *o = getenv("KMEM_OPTIONS");
+	const char *f = o != NULL ? strstr(o, "failure_rate=") : NULL;
+
+	if (f == NULL)
+		return (0);
+	f += strlen("failure_rate=");
+	while (*f == '0')
+		f++;
+	return (*f >= '1' && *f <= '9');
+}
+
 void
 kt_map_setup(const char *size)
 {

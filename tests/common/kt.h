@@ -62,6 +62,19 @@ __attribute__((noreturn)) void kt_cmp_fail(const char *file, int line,
     const char *a, unsigned long long av, const char *op, const char *b,
     unsigned long long bv);
 
+/*
+ * Whether the suite runs under failure injection (KMEM_OPTIONS names a
+ * failure_rate other than 0; CTest's <test>_failures runs).  A test whose
+ * checks count on every M_NOWAIT allocation succeeding starts with
+ * KT_NEEDS_EVERY_ALLOCATION(), which skips it there.
+ */
+int kt_failures_injected(void);
+#define KT_NEEDS_EVERY_ALLOCATION()                                        \
+	do {                                                                   \
+		if (kt_failures_injected())                                        \
+			skip();                                                        \
+	} while (0)
+
 /* In a child: sets the map up with kmem_size = size ("16M"). */
 void kt_map_setup(const char *size);
 

@@ -429,6 +429,7 @@ c_fork_stats(void *arg)
 static void
 test_fork_main(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	(void)state;
 	kt_assert_child_ok(c_fork_main, NULL);
 }
@@ -436,6 +437,7 @@ test_fork_main(void **state)
 static void
 test_fork_thread(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	(void)state;
 	kt_assert_child_ok(c_fork_thread, NULL);
 }
@@ -443,6 +445,7 @@ test_fork_thread(void **state)
 static void
 test_fork_nested(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	(void)state;
 	kt_assert_child_ok(c_fork_nested, NULL);
 }
@@ -450,6 +453,7 @@ test_fork_nested(void **state)
 static void
 test_fork_stats(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	(void)state;
 	kt_assert_child_ok(c_fork_stats, NULL);
 }

@@ -412,6 +412,7 @@ child_nowait(void *arg)
 static void
 test_nowait(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_nowait, NULL);
 }
 

@@ -140,6 +140,7 @@ static void
 test_flush_on_shortage(void **state)
 {
 	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_flush_on_shortage, NULL);
 }
 

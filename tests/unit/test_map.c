@@ -142,6 +142,7 @@ child_exhaust_nowait(void *arg)
 static void
 test_exhaust_nowait(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_exhaust_nowait, NULL);
 }
 
@@ -232,6 +233,7 @@ child_lowmem(void *arg)
 static void
 test_lowmem(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	struct kt_result r;
 
 	kt_child(child_lowmem, NULL, &r);
@@ -308,6 +310,7 @@ child_submaps(void *arg)
 static void
 test_submaps(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_submaps, NULL);
 }
 

@@ -58,6 +58,7 @@ child_waitok(void *arg)
 static void
 test_waitok_blocks_and_wakes(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	struct kt_result r;
 
 	kt_child(child_waitok, NULL, &r);

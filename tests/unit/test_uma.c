@@ -302,6 +302,7 @@ child_ctor_dtor(void *arg)
 static void
 test_ctor_dtor(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_ctor_dtor, NULL);
 }
 
@@ -714,6 +715,7 @@ child_nobucket(void *arg)
 static void
 test_nobucket(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_nobucket, NULL);
 }
 
@@ -1018,6 +1020,7 @@ child_stats_random(void *arg)
 static void
 test_stats_random(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_stats_random, NULL);
 }
 

@@ -117,6 +117,7 @@ child_limit_nowait(void *arg)
 static void
 test_limit_nowait(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_limit_nowait, NULL);
 }
 
@@ -158,6 +159,7 @@ child_limit_warning(void *arg)
 static void
 test_limit_warning(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	struct kt_result r;
 	int lines = 0;
 
@@ -225,6 +227,7 @@ child_maxaction(void *arg)
 static void
 test_maxaction(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_maxaction, NULL);
 }
 
@@ -273,6 +276,7 @@ child_reserve(void *arg)
 static void
 test_reserve(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_reserve, NULL);
 }
 
@@ -326,6 +330,7 @@ child_prealloc(void *arg)
 static void
 test_prealloc(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_prealloc, NULL);
 }
 
@@ -529,6 +534,7 @@ child_trim(void *arg)
 static void
 test_trim(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_trim, NULL);
 }
 
@@ -590,6 +596,7 @@ child_lowmem(void *arg)
 static void
 test_lowmem(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	static const size_t sizes[] = {2048, 64 * 1024};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)

@@ -176,6 +176,7 @@ child_waitok(void *arg)
 static void
 test_waitok(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	static const int limits[] = {20, 200};
 
 	for (int i = 0; i < 2; i++)
@@ -369,6 +370,7 @@ child_cross_free(void *arg)
 static void
 test_cross_free(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_cross_free, NULL);
 }
 
@@ -532,6 +534,7 @@ child_stats_mt(void *arg)
 static void
 test_stats_mt(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_stats_mt, NULL);
 }
 
@@ -744,6 +747,7 @@ child_stress(void *arg)
 static void
 test_stress(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_stress, NULL);
 }
 
