@@ -47,6 +47,7 @@ static struct {
 	size_t kc_pages;
 } kl_cache[KL_CACHE_SLOTS];
 static unsigned kl_n;        /* slots in use, the first kl_n */
+static atomic_uint kl_hint;  /* kl_n, for a look without the lock */
 static size_t kl_bytes;      /* bytes kept */
 static size_t kl_budget;     /* bytes that may be kept */
 static void kl_flush(void *arg, int flags);
@@ -485,13 +486,15 @@ kl_take(size_t pages)
 {
 	void *addr = NULL;
 
-	if (kl_n == 0) /* racy peek: a miss only costs the map's path */
+	/* A look without the lock: a miss only costs the map's path. */
+	if (atomic_load_explicit(&kl_hint, memory_order_relaxed) == 0)
 		return (NULL);
 	kp_mutex_lock(&kl_lock);
 	for (unsigned i = kl_n; i-- > 0;)
 		if (kl_cache[i].kc_pages == pages) {
 			addr = kl_cache[i].kc_addr;
 			kl_cache[i] = kl_cache[--kl_n];
+			atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 			kl_bytes -= pages * kmem_page_size();
 			break;
 		}
@@ -519,6 +522,7 @@ kl_keep(void *addr, size_t pages)
 		kl_cache[kl_n].kc_addr = addr;
 		kl_cache[kl_n].kc_pages = pages;
 		kl_n++;
+		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 		kl_bytes += bytes;
 		kept = true;
 	}
@@ -542,6 +546,7 @@ kl_flush(void *arg, int flags)
 			return;
 		}
 		kl_n--;
+		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 		addr = kl_cache[kl_n].kc_addr;
 		pages = kl_cache[kl_n].kc_pages;
 		kl_bytes -= pages * kmem_page_size();
