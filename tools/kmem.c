@@ -69,6 +69,7 @@
 
 #include <kmem/memstat.h>
 
+#include "human.h"
 #include "platform/options.h"
 
 #define KR_EXIT_ERROR 1     /* kmem run could not do its job */
@@ -143,20 +144,7 @@ struct kr_opts {
 static void
 kr_human(char *buf, size_t len, uint64_t v)
 {
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
-		"PiB", "EiB"};
-	double d = (double)v;
-	int u = 0;
-
-	while (d >= 1024.0 && u < 6) {
-		d /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", v);
-	else
-		snprintf(buf, len, "%.*f %s", d < 10.0 ? 2 : d < 100.0 ? 1 : 0, d,
-		    unit[u]);
+	tool_human(buf, len, v);
 }
 
 /* ---- the shim ------------------------------------------------------------ */

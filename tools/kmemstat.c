@@ -67,6 +67,7 @@
 
 #include <kmem/memstat.h>
 
+#include "human.h"
 #include "kmemstat.h"
 #include "leaks.h"
 #include "plot.h"
@@ -451,20 +452,7 @@ ks_printable(const char *name, char *buf, size_t len)
 static void
 ks_human(char *buf, size_t len, uint64_t v)
 {
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
-		"PiB", "EiB"};
-	double d = (double)v;
-	int u = 0;
-
-	while (d >= 1024.0 && u < 6) {
-		d /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", v);
-	else
-		snprintf(buf, len, "%.*f %s", d < 10.0 ? 2 : d < 100.0 ? 1 : 0, d,
-		    unit[u]);
+	tool_human(buf, len, v);
 }
 
 static double
