@@ -108,6 +108,7 @@ mt_bad_type(const char *fn, const void *addr, const struct malloc_type *type)
 
 /* Live in-use bytes of a type; mt_lock held. */
 static void mt_read(const struct mt_type *mt, struct mt_stats *st);
+static void mt_failed(struct mt_type *mt);
 
 const char *
 mt_name_of(uint32_t idx)
@@ -570,13 +571,13 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	if ((!atomic_load_explicit(&km_ready, memory_order_acquire) &&
 	    !km_startup()) || (KP_UNLIKELY(atomic_load_explicit(&kdbg_fail_on,
 	    memory_order_relaxed)) && kdbg_fail_now(mt->mt_name, flags))) {
-		atomic_fetch_add(&mt->mt_failures, 1);
+		mt_failed(mt);
 		errno = ENOMEM;
 		return (NULL);
 	}
 	rec = uma_zalloc(km_large_zone, (flags & (M_NOWAIT | M_WAITOK)));
 	if (rec == NULL) {
-		atomic_fetch_add(&mt->mt_failures, 1);
+		mt_failed(mt);
 		errno = ENOMEM;
 		return (NULL);
 	}
@@ -599,7 +600,7 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	}
 	if (addr == NULL) {
 		uma_zfree(km_large_zone, rec);
-		atomic_fetch_add(&mt->mt_failures, 1);
+		mt_failed(mt);
 		errno = ENOMEM;
 		return (NULL);
 	}
@@ -775,7 +776,7 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	else
 		item = uma_zalloc_fast(km_zones[cls], NULL, flags);
 	if (item == NULL) {
-		atomic_fetch_add(&mt_table[idx].mt_failures, 1);
+		mt_failed(&mt_table[idx]);
 		errno = ENOMEM;
 		return (NULL);
 	}
@@ -787,7 +788,7 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 		void *block = kdbg_rz_arm(item, km_sizes[cls], size, idx, flags);
 		if (block == NULL) {
 			uma_zfree_slow(km_zones[cls], item, NULL);
-			atomic_fetch_add(&mt_table[idx].mt_failures, 1);
+			mt_failed(&mt_table[idx]);
 			errno = ENOMEM;
 			return (NULL);
 		}
@@ -1236,6 +1237,34 @@ mt_read(const struct mt_type *mt, struct mt_stats *st)
 	st->ms_live = mt->mt_live;
 }
 
+
+/*
+ * An allocation of mt failed: count it, and let every type's high-water
+ * mark see this moment (at most every 10 ms), so that the types that held
+ * the most when memory ran out are known even between two statistics
+ * snapshots.
+ */
+#define MT_PEAK_EVERY_NS 10000000u
+static _Atomic uint64_t mt_peak_next;
+
+static void
+mt_failed(struct mt_type *mt)
+{
+	struct mt_stats st;
+	uint64_t now = kp_clock_ns();
+	uint64_t due = atomic_load_explicit(&mt_peak_next, memory_order_relaxed);
+
+	atomic_fetch_add(&mt->mt_failures, 1);
+	if (now < due || !atomic_compare_exchange_strong(&mt_peak_next, &due,
+	    now + MT_PEAK_EVERY_NS))
+		return;
+	if (!kp_mutex_trylock(&mt_lock))
+		return;
+	for (uint32_t i = 1; i < MT_MAX; i++)
+		if (mt_table[i].mt_index != 0)
+			mt_read(&mt_table[i], &st);
+	kp_mutex_unlock(&mt_lock);
+}
 
 void
 mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg)

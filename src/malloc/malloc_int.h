@@ -67,7 +67,8 @@
  *    from allocations less frees per class.  Large
  *    allocations, rare and slow anyway, are counted in the type's atomic
  *    totals with their exact sizes.  The high-water mark is the most bytes
- *    in use that a statistics read or a large allocation has seen.
+ *    in use that a statistics read, a large allocation or a failed
+ *    allocation (every type's, at most every 10 ms) has seen.
  *
  * 4. Lock order
  *

@@ -144,6 +144,39 @@ test_flush_on_shortage(void **state)
 	kt_assert_child_ok(child_flush_on_shortage, NULL);
 }
 
+/*
+ * The high-water mark sees the moment an allocation fails, not only the
+ * statistics snapshots (none here: stats=0): who held the most when memory
+ * ran out is known.
+ */
+MALLOC_DEFINE(M_PEAK, "peak", "held when memory ran out");
+
+static void
+child_peak_on_failure(void *arg)
+{
+	static void *p[1000];
+
+	(void)arg;
+	KT_CHECK(kmem_setopt("stats", "0") == 0);
+	kt_map_setup("16M");
+	for (int i = 0; i < 1000; i++)
+		p[i] = kmalloc(64, M_PEAK, M_WAITOK);
+	KT_CHECK(kmalloc((size_t)1 << 30, M_LG, M_NOWAIT) == NULL);
+	for (int i = 0; i < 1000; i++)
+		kfree(p[i], M_PEAK);
+	struct kt_tstat st = kt_stat_of(1, "peak");
+	KT_EQ(st.bytes, 0);
+	KT_LE(64000, st.highbytes);
+	KT_EQ(kt_stat_of(1, "lg").failures, 1);
+}
+
+static void
+test_peak_on_failure(void **state)
+{
+	(void)state;
+	kt_assert_child_ok(child_peak_on_failure, NULL);
+}
+
 int
 main(void)
 {
@@ -152,6 +185,7 @@ main(void)
 		cmocka_unit_test(test_double_free_kept),
 		cmocka_unit_test(test_interior_kept),
 		cmocka_unit_test(test_flush_on_shortage),
+		cmocka_unit_test(test_peak_on_failure),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
