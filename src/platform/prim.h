@@ -314,6 +314,12 @@ int kp_rename(const char *from, const char *to);
  * since boot; 0 if unknown). */
 const char *kp_program_name(void);
 uint64_t kp_process_start_ticks(void);
+/*
+ * Reads /proc/<pid>/stat (pid 0: this process): *state gets the state
+ * letter ('R', 'S', 'Z', ...) and *start the start time in clock ticks
+ * since boot.  0, or -1 when it cannot be read.
+ */
+int kp_proc_stat(int pid, char *state, uint64_t *start);
 
 /* ---- output and the environment -------------------------------------- */
 

@@ -952,28 +952,43 @@ kp_program_name(void)
 	return (program_invocation_short_name);
 }
 
-uint64_t
-kp_process_start_ticks(void)
+int
+kp_proc_stat(int pid, char *state, uint64_t *start)
 {
-	char buf[1024];
+	char path[64], buf[1024];
 	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0)
-		return (0);
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return (-1);
 	n = read(fd, buf, sizeof(buf) - 1);
 	(void)close(fd);
 	if (n <= 0)
-		return (0);
+		return (-1);
 	buf[n] = '\0';
-	/* Field 22; the command (field 2) may hold spaces: start after ')'. */
+	/* The command (field 2) may hold spaces: count fields after its ')'. */
 	char *p = strrchr(buf, ')');
-	if (p == NULL)
-		return (0);
+	if (p == NULL || p[1] != ' ')
+		return (-1);
+	*state = p[2];
 	for (int field = 2; field < 22 && *p != '\0'; p++)
 		if (*p == ' ')
 			field++;
-	return (strtoull(p, NULL, 10));
+	*start = strtoull(p, NULL, 10); /* field 22 */
+	return (0);
+}
+
+uint64_t
+kp_process_start_ticks(void)
+{
+	char state;
+	uint64_t start;
+
+	return (kp_proc_stat(0, &state, &start) == 0 ? start : 0);
 }
 
 static void __attribute__((constructor))

@@ -31,6 +31,7 @@
 
 #include <kmem/memstat.h>
 
+#include "../platform/prim.h"
 #include "kms.h"
 
 struct memory_type {
@@ -340,30 +341,16 @@ static bool
 ms_alive(const struct kms_header *h)
 {
 	pid_t pid = (pid_t)h->kh_pid;
-	char path[64], buf[1024];
+	uint64_t start;
+	char state;
 
 	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
 		return (false);
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (kp_proc_stat((int)pid, &state, &start) != 0)
 		return (true);
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (true);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (p == NULL)
-		return (true);
-	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+	if (state == 'Z' || state == 'X')
 		return (false); /* dead, not yet reaped */
-	if (h->kh_proc_start == 0)
-		return (true);
-	for (int field = 2; field < 22 && *p != '\0'; p++)
-		if (*p == ' ')
-			field++;
-	return (strtoull(p, NULL, 10) == h->kh_proc_start);
+	return (h->kh_proc_start == 0 || start == h->kh_proc_start);
 }
 
 /* Asks the live owner of h for a snapshot and waits (bounded) for it. */
