@@ -39,12 +39,15 @@ static atomic_bool km_ready;
 static kp_mutex_t km_startup_lock = KP_MUTEX_INITIALIZER;
 
 /* Freed large blocks kept for reuse (see "large allocations" below). */
-#define KL_CACHE_PAGES 256
+#define KL_CACHE_BYTES ((size_t)32 << 20) /* the largest block kept */
 #define KL_CACHE_SLOTS 64
+#define KL_BUDGET_MAX ((size_t)64 << 20)  /* bytes kept at most */
+#define KL_AGE_NS (2ull * 1000 * 1000 * 1000) /* kept at most this long */
 static kp_mutex_t kl_lock = KP_MUTEX_INITIALIZER;
 static struct {
 	void *kc_addr;
 	size_t kc_pages;
+	uint64_t kc_when; /* when it was kept */
 } kl_cache[KL_CACHE_SLOTS];
 static unsigned kl_n;        /* slots in use, the first kl_n */
 static atomic_uint kl_hint;  /* kl_n, for a look without the lock */
@@ -384,9 +387,9 @@ km_startup(void)
 	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET | UMA_ZFLAG_INTERNAL, 0);
 	if (km_large_zone == NULL)
 		kp_fatal("kmalloc: cannot create the zone of large records");
-	kl_budget = kmem_size() / 16;
-	if (kl_budget > ((size_t)16 << 20))
-		kl_budget = (size_t)16 << 20;
+	kl_budget = kmem_size() / 8;
+	if (kl_budget > KL_BUDGET_MAX)
+		kl_budget = KL_BUDGET_MAX;
 	if (kmem_lowmem_register(kl_flush, NULL) != 0)
 		kl_budget = 0; /* no handler to give them back: keep none */
 	if (kdbg_redzone_enabled() && !kdbg_rz_init())
@@ -470,36 +473,84 @@ mt_index(const char *fn, struct malloc_type *type)
 /* ---- large allocations ------------------------------------------------------------ */
 
 /*
- * Freed large blocks of up to KL_CACHE_PAGES pages are kept, committed, for
- * the next request of the same number of pages, up to kl_budget bytes in
- * all (a sixteenth of the map, at most 16 MiB): a program that churns
- * blocks above 64 KiB would otherwise pay two system calls and a page fault
- * per page on every allocation.  A kept block's pages read as free in the
- * page table (a second kfree() of it is a double free, as ever) but stay
- * the map's large-allocation pages in its accounting.  The low-memory
- * handler gives them all back before anyone waits or fails for want of
- * map.  kl_lock is a leaf: nothing else is taken while it is held.
+ * Freed large blocks of up to KL_CACHE_BYTES are kept, committed, up to
+ * kl_budget bytes in all (an eighth of the map, at most KL_BUDGET_MAX): a
+ * program that churns blocks above 64 KiB would otherwise pay two system
+ * calls and a page fault per page on every allocation.  A request of P
+ * pages takes the smallest kept block of P to P + P/4 pages (the block's
+ * usable size is then all of it), so that blocks of sizes that vary are
+ * reused too, at most a quarter larger than asked.  A block kept longer
+ * than KL_AGE_NS goes back to the map at the next keep or take, so a
+ * program that stops using large blocks does not hold them for ever.  A
+ * kept block's pages read as free in the page table (a second kfree() of
+ * it is a double free, as ever) but stay the map's large-allocation pages
+ * in its accounting.  The low-memory handler gives them all back before
+ * anyone waits or fails for want of map.  kl_lock is a leaf: nothing else
+ * is taken while it is held (the map is called after it is dropped).
  */
 
-/* Takes a kept block of exactly pages pages, or NULL. */
-static void *
-kl_take(size_t pages)
+/*
+ * Takes the kept blocks older than KL_AGE_NS out of the cache into out[]
+ * (at most KL_CACHE_SLOTS); returns how many.  kl_lock held.
+ */
+static unsigned
+kl_expire(uint64_t now, void **out, size_t *pages)
 {
+	unsigned n = 0;
+
+	for (unsigned i = kl_n; i-- > 0;) {
+		if (now - kl_cache[i].kc_when < KL_AGE_NS)
+			continue;
+		out[n] = kl_cache[i].kc_addr;
+		pages[n++] = kl_cache[i].kc_pages;
+		kl_bytes -= kl_cache[i].kc_pages * kmem_page_size();
+		kl_cache[i] = kl_cache[--kl_n];
+	}
+	atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
+	return (n);
+}
+
+/* Gives the expired blocks back to the map; kl_lock not held. */
+static void
+kl_release(void **addr, const size_t *pages, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		kmem_region_free(kmem_map_arena(), addr[i],
+		    pages[i] * kmem_page_size(), KMC_LARGE);
+}
+
+/*
+ * Takes the best kept block for a request of pages pages, or NULL; *got is
+ * its size in pages.
+ */
+static void *
+kl_take(size_t pages, size_t *got)
+{
+	void *old[KL_CACHE_SLOTS];
+	size_t oldpages[KL_CACHE_SLOTS];
 	void *addr = NULL;
+	unsigned best = KL_CACHE_SLOTS, nold;
 
 	/* A look without the lock: a miss only costs the map's path. */
 	if (atomic_load_explicit(&kl_hint, memory_order_relaxed) == 0)
 		return (NULL);
+	uint64_t now = kp_clock_ns();
 	kp_mutex_lock(&kl_lock);
-	for (unsigned i = kl_n; i-- > 0;)
-		if (kl_cache[i].kc_pages == pages) {
-			addr = kl_cache[i].kc_addr;
-			kl_cache[i] = kl_cache[--kl_n];
-			atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
-			kl_bytes -= pages * kmem_page_size();
-			break;
-		}
+	for (unsigned i = 0; i < kl_n; i++) {
+		size_t have = kl_cache[i].kc_pages;
+		if (have >= pages && have - pages <= pages / 4 &&
+		    (best == KL_CACHE_SLOTS || have < kl_cache[best].kc_pages))
+			best = i;
+	}
+	if (best != KL_CACHE_SLOTS) {
+		addr = kl_cache[best].kc_addr;
+		*got = kl_cache[best].kc_pages;
+		kl_cache[best] = kl_cache[--kl_n];
+		kl_bytes -= *got * kmem_page_size();
+	}
+	nold = kl_expire(now, old, oldpages);
 	kp_mutex_unlock(&kl_lock);
+	kl_release(old, oldpages, nold);
 	return (addr);
 }
 
@@ -507,10 +558,13 @@ kl_take(size_t pages)
 static bool
 kl_keep(void *addr, size_t pages)
 {
+	void *old[KL_CACHE_SLOTS];
+	size_t oldpages[KL_CACHE_SLOTS];
 	size_t bytes = pages * kmem_page_size();
 	bool kept = false;
+	unsigned nold;
 
-	if (pages > KL_CACHE_PAGES || bytes > kl_budget)
+	if (bytes > KL_CACHE_BYTES || bytes > kl_budget)
 		return (false);
 	/*
 	 * Free in the page table before it is in the cache: once it is there,
@@ -518,16 +572,20 @@ kl_keep(void *addr, size_t pages)
 	 * the map clears them anyway.)
 	 */
 	kmem_pt_clear(addr, pages);
+	uint64_t now = kp_clock_ns();
 	kp_mutex_lock(&kl_lock);
+	nold = kl_expire(now, old, oldpages);
 	if (kl_n < KL_CACHE_SLOTS && kl_bytes + bytes <= kl_budget) {
 		kl_cache[kl_n].kc_addr = addr;
 		kl_cache[kl_n].kc_pages = pages;
+		kl_cache[kl_n].kc_when = now;
 		kl_n++;
 		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 		kl_bytes += bytes;
 		kept = true;
 	}
 	kp_mutex_unlock(&kl_lock);
+	kl_release(old, oldpages, nold);
 	return (kept);
 }
 
@@ -586,17 +644,18 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	    memory_order_relaxed)) && align <= 16 && kdbg_guarded(mt->mt_name)) {
 		addr = memguard_alloc(rec, size, flags & (M_NOWAIT | M_WAITOK));
 	} else {
-		addr = align <= ps ? kl_take(pages) : NULL;
+		size_t got = pages;
+		addr = align <= ps ? kl_take(pages, &got) : NULL;
 		if (addr != NULL) {
 			reused = true;
-			kmem_pt_set_run(addr, pages, KMC_LARGE);
+			kmem_pt_set_run(addr, got, KMC_LARGE);
 		} else {
 			addr = kmem_region_xalloc(kmem_map_arena(), size, align,
 			    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
 		}
 		rec->kl_addr = addr;
-		rec->kl_pages = pages;
-		rec->kl_usable = pages * ps;
+		rec->kl_pages = got;
+		rec->kl_usable = got * ps;
 	}
 	if (addr == NULL) {
 		uma_zfree(km_large_zone, rec);
@@ -616,7 +675,7 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 		;
 	/* Fresh pages read as zero: M_ZERO costs only on a kept block. */
 	if (reused && (flags & M_ZERO))
-		memset(addr, 0, pages * ps);
+		memset(addr, 0, rec->kl_usable);
 	return (addr);
 }
 

@@ -1121,14 +1121,12 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 			UMA_STAT_STORE(c->uc_acnt, n + 1);
 			return;
 		}
-		n = c->uc_fcnt;
-		if (n < c->uc_fentries) {
-			bucket_store(zone, c->uc_fitems, n, item);
-			UMA_STAT_STORE(c->uc_fcnt, n + 1);
-			return;
-		}
-		if (c->uc_acnt == 0 && c->uc_fitems != NULL) {
-			/* The full free bucket becomes the alloc bucket. */
+		/*
+		 * The fast paths push and pop the alloc bucket only, so the
+		 * spare with room becomes the alloc bucket: the frees after
+		 * this one are fast again.
+		 */
+		if (c->uc_fcnt < c->uc_fentries) {
 			cache_swap(c);
 			continue;
 		}

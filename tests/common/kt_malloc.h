@@ -45,6 +45,20 @@ usable_of(size_t size)
 	return (c >= 0 ? classes[c] : page_round(size));
 }
 
+/*
+ * Is usable what a request of size bytes may get?  A small request gets its
+ * class; a large one its pages, or a kept block up to a quarter larger.
+ */
+static inline int
+usable_fits(size_t size, size_t usable)
+{
+	size_t ps = kmem_page_size(), want = usable_of(size);
+
+	if (class_of(size) >= 0)
+		return (usable == want);
+	return (usable >= want && usable - want <= want / ps / 4 * ps);
+}
+
 /* Would krealloc keep a block of usable bytes for size bytes? */
 static inline int
 keeps(size_t usable, size_t size)

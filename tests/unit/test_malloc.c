@@ -770,10 +770,10 @@ child_stats_random(void *arg)
 				KT_EQ(s->s_p[size - 1], 0);
 			}
 			s->s_size = size;
-			s->s_usable = usable_of(size);
+			s->s_usable = kmalloc_usable_size(s->s_p);
+			KT_CHECK(usable_fits(size, s->s_usable));
 			s->s_type = ty;
 			s->s_seed = (uint32_t)op;
-			KT_EQ(kmalloc_usable_size(s->s_p), s->s_usable);
 			mark(s->s_p, size, s->s_seed);
 			model_add(&model[ty], s->s_usable, 1);
 		} else if (r < 5) {
@@ -795,7 +795,8 @@ child_stats_random(void *arg)
 			check_mark(n, s->s_size, keep, s->s_seed);
 			if (!kept) {
 				model_add(&model[s->s_type], s->s_usable, 0);
-				s->s_usable = usable_of(size);
+				s->s_usable = kmalloc_usable_size(n);
+				KT_CHECK(usable_fits(size, s->s_usable));
 				model_add(&model[s->s_type], s->s_usable, 1);
 			}
 			KT_EQ(kmalloc_usable_size(n), s->s_usable);

@@ -1,6 +1,8 @@
 /*
  * test_malloc_large.c -- freed large kmalloc blocks kept for reuse: the same
- * pages serve the next request of that size, M_ZERO still zeroes, a kept
+ * pages serve the next request of that size or of up to a quarter less (the
+ * smallest block that fits), M_ZERO still zeroes, a block kept too long
+ * goes back to the map, a kept
  * block is free to kfree() (double free), the types' figures do not count
  * it, and a map that runs short gets every kept block back before a
  * request fails.
@@ -8,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
@@ -23,7 +26,7 @@ static void
 child_reuse(void *arg)
 {
 	(void)arg;
-	kt_map_setup("16M"); /* keeps up to 1 MiB */
+	kt_map_setup("16M"); /* keeps up to 2 MiB */
 	unsigned char *p = kmalloc(100 * KB, M_LG, M_WAITOK);
 	KT_CHECK(p != NULL);
 	memset(p, 0xa5, 100 * KB);
@@ -60,6 +63,86 @@ test_reuse(void **state)
 {
 	(void)state;
 	kt_assert_child_ok(child_reuse, NULL);
+}
+
+/*
+ * A request takes the smallest kept block of its pages up to a quarter
+ * more, and is charged for all of it; a block larger than that stays kept.
+ */
+static void
+child_reuse_larger(void *arg)
+{
+	(void)arg;
+	kt_map_setup("16M");
+	unsigned char *a = kmalloc(100 * KB, M_LG, M_WAITOK); /* 25 pages */
+	unsigned char *b = kmalloc(92 * KB, M_LG, M_WAITOK);  /* 23 pages */
+	KT_CHECK(a != NULL && b != NULL);
+	memset(a, 0x5a, 100 * KB);
+	memset(b, 0x5a, 92 * KB);
+	kfree(a, M_LG);
+	kfree(b, M_LG);
+	size_t held = kmem_map_size();
+
+	/* 18 pages: 25 and 23 are more than a quarter larger. */
+	unsigned char *c = kmalloc(72 * KB, M_LG, M_WAITOK);
+	KT_CHECK(c != a && c != b);
+	KT_EQ(kmalloc_usable_size(c), 72 * KB);
+	kfree(c, M_LG);
+	/* 22 pages: both fit, the smaller is taken, and all of it charged. */
+	c = kmalloc(88 * KB, M_LG, M_WAITOK);
+	KT_CHECK(c == b);
+	KT_EQ(kmalloc_usable_size(c), 92 * KB);
+	struct kt_tstat st = kt_stat_of(1, "lg");
+	KT_EQ(st.count, 1);
+	KT_EQ(st.bytes, 92 * KB);
+	/* 21 pages, M_ZERO: the 25-page block, zeroed to its end. */
+	unsigned char *d = kmalloc(84 * KB, M_LG, M_WAITOK | M_ZERO);
+	KT_CHECK(d == a);
+	KT_EQ(kmalloc_usable_size(d), 100 * KB);
+	for (size_t i = 0; i < 100 * KB; i++)
+		KT_EQ(d[i], 0);
+	st = kt_stat_of(1, "lg");
+	KT_EQ(st.bytes, 192 * KB);
+	kfree(c, M_LG);
+	kfree(d, M_LG);
+	KT_CHECK(kmem_map_size() <= held + 72 * KB);
+}
+
+static void
+test_reuse_larger(void **state)
+{
+	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
+	kt_assert_child_ok(child_reuse_larger, NULL);
+}
+
+/* A block kept for more than two seconds goes back at the next keep. */
+static void
+child_age(void *arg)
+{
+	(void)arg;
+	kt_map_setup("16M");
+	void *a = kmalloc(100 * KB, M_LG, M_WAITOK);
+	void *b = kmalloc(200 * KB, M_LG, M_WAITOK);
+	KT_CHECK(a != NULL && b != NULL);
+	size_t base = kmem_map_size();
+	kfree(a, M_LG);
+	KT_EQ(kmem_map_size(), base); /* kept */
+	usleep(2200 * 1000);
+	kfree(b, M_LG);
+	/* b is kept; a, older than two seconds, went back. */
+	KT_EQ(kmem_map_size(), base - 100 * KB);
+	void *c = kmalloc(100 * KB, M_LG, M_WAITOK);
+	KT_CHECK(c != NULL);
+	kfree(c, M_LG);
+}
+
+static void
+test_age(void **state)
+{
+	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
+	kt_assert_child_ok(child_age, NULL);
 }
 
 /* A kept block is a free one: freeing it again is a double free. */
@@ -182,6 +265,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_reuse_larger),
+		cmocka_unit_test(test_age),
 		cmocka_unit_test(test_double_free_kept),
 		cmocka_unit_test(test_interior_kept),
 		cmocka_unit_test(test_flush_on_shortage),

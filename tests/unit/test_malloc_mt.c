@@ -105,10 +105,10 @@ mix_thread(void *arg)
 			if (r == 0)
 				KT_CHECK(s->s_p[0] == 0 && s->s_p[size - 1] == 0);
 			s->s_size = size;
-			s->s_usable = usable_of(size);
+			s->s_usable = kmalloc_usable_size(s->s_p);
+			KT_CHECK(usable_fits(size, s->s_usable));
 			s->s_type = ty;
 			s->s_seed = seed;
-			KT_EQ(kmalloc_usable_size(s->s_p), s->s_usable);
 			mark(s->s_p, size, seed);
 			model_add(&w->w_model[ty], s->s_usable, 1);
 		} else if (r < 5) {
@@ -130,7 +130,8 @@ mix_thread(void *arg)
 			check_mark(n, s->s_size, keep, s->s_seed);
 			if (!kept) {
 				model_add(&w->w_model[s->s_type], s->s_usable, 0);
-				s->s_usable = usable_of(size);
+				s->s_usable = kmalloc_usable_size(n);
+				KT_CHECK(usable_fits(size, s->s_usable));
 				model_add(&w->w_model[s->s_type], s->s_usable, 1);
 			}
 			s->s_p = n;
@@ -319,7 +320,7 @@ xfer_consumer(void *arg)
 		pthread_cond_broadcast(&xq.q_cv);
 		pthread_mutex_unlock(&xq.q_lock);
 		check_mark(it.x_p, it.x_size, it.x_size, it.x_seed);
-		KT_EQ(kmalloc_usable_size(it.x_p), usable_of(it.x_size));
+		KT_CHECK(usable_fits(it.x_size, kmalloc_usable_size(it.x_p)));
 		kfree(it.x_p, rtypes[it.x_type]);
 	}
 }
