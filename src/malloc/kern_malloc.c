@@ -53,6 +53,7 @@ static unsigned kl_n;        /* slots in use, the first kl_n */
 static atomic_uint kl_hint;  /* kl_n, for a look without the lock */
 static size_t kl_bytes;      /* bytes kept */
 static size_t kl_budget;     /* bytes that may be kept */
+static uint64_t kl_due = UINT64_MAX; /* no kept block expires before */
 static void kl_flush(void *arg, int flags);
 
 uint32_t
@@ -476,11 +477,12 @@ mt_index(const char *fn, struct malloc_type *type)
  * Freed large blocks of up to KL_CACHE_BYTES are kept, committed, up to
  * kl_budget bytes in all (an eighth of the map, at most KL_BUDGET_MAX): a
  * program that churns blocks above 64 KiB would otherwise pay two system
- * calls and a page fault per page on every allocation.  A request of P
+ * calls and a page fault per page on every allocation.  The cache is kept
+ * sorted by size.  A request of P
  * pages takes the smallest kept block of P to P + P/4 pages (the block's
  * usable size is then all of it), so that blocks of sizes that vary are
  * reused too, at most a quarter larger than asked.  A block kept longer
- * than KL_AGE_NS goes back to the map at the next keep or take, so a
+ * than KL_AGE_NS goes back to the map at the next keep, so a
  * program that stops using large blocks does not hold them for ever.  A
  * kept block's pages read as free in the page table (a second kfree() of
  * it is a double free, as ever) but stay the map's large-allocation pages
@@ -491,21 +493,30 @@ mt_index(const char *fn, struct malloc_type *type)
 
 /*
  * Takes the kept blocks older than KL_AGE_NS out of the cache into out[]
- * (at most KL_CACHE_SLOTS); returns how many.  kl_lock held.
+ * (at most KL_CACHE_SLOTS), if any can be that old; returns how many.
+ * kl_lock held.
  */
 static unsigned
 kl_expire(uint64_t now, void **out, size_t *pages)
 {
-	unsigned n = 0;
+	uint64_t oldest = UINT64_MAX;
+	unsigned n = 0, j = 0;
 
-	for (unsigned i = kl_n; i-- > 0;) {
-		if (now - kl_cache[i].kc_when < KL_AGE_NS)
+	if (now < kl_due)
+		return (0);
+	for (unsigned i = 0; i < kl_n; i++) {
+		if (now - kl_cache[i].kc_when >= KL_AGE_NS) {
+			out[n] = kl_cache[i].kc_addr;
+			pages[n++] = kl_cache[i].kc_pages;
+			kl_bytes -= kl_cache[i].kc_pages * kmem_page_size();
 			continue;
-		out[n] = kl_cache[i].kc_addr;
-		pages[n++] = kl_cache[i].kc_pages;
-		kl_bytes -= kl_cache[i].kc_pages * kmem_page_size();
-		kl_cache[i] = kl_cache[--kl_n];
+		}
+		if (kl_cache[i].kc_when < oldest)
+			oldest = kl_cache[i].kc_when;
+		kl_cache[j++] = kl_cache[i];
 	}
+	kl_n = j;
+	kl_due = oldest == UINT64_MAX ? UINT64_MAX : oldest + KL_AGE_NS;
 	atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 	return (n);
 }
@@ -519,6 +530,22 @@ kl_release(void **addr, const size_t *pages, unsigned n)
 		    pages[i] * kmem_page_size(), KMC_LARGE);
 }
 
+/* The first slot of a block of at least pages pages (kl_cache is sorted). */
+static unsigned
+kl_search(size_t pages)
+{
+	unsigned lo = 0, hi = kl_n;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (kl_cache[mid].kc_pages < pages)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
 /*
  * Takes the best kept block for a request of pages pages, or NULL; *got is
  * its size in pages.
@@ -526,31 +553,23 @@ kl_release(void **addr, const size_t *pages, unsigned n)
 static void *
 kl_take(size_t pages, size_t *got)
 {
-	void *old[KL_CACHE_SLOTS];
-	size_t oldpages[KL_CACHE_SLOTS];
 	void *addr = NULL;
-	unsigned best = KL_CACHE_SLOTS, nold;
 
 	/* A look without the lock: a miss only costs the map's path. */
 	if (atomic_load_explicit(&kl_hint, memory_order_relaxed) == 0)
 		return (NULL);
-	uint64_t now = kp_clock_ns();
 	kp_mutex_lock(&kl_lock);
-	for (unsigned i = 0; i < kl_n; i++) {
-		size_t have = kl_cache[i].kc_pages;
-		if (have >= pages && have - pages <= pages / 4 &&
-		    (best == KL_CACHE_SLOTS || have < kl_cache[best].kc_pages))
-			best = i;
-	}
-	if (best != KL_CACHE_SLOTS) {
-		addr = kl_cache[best].kc_addr;
-		*got = kl_cache[best].kc_pages;
-		kl_cache[best] = kl_cache[--kl_n];
+	unsigned i = kl_search(pages);
+	if (i < kl_n && kl_cache[i].kc_pages - pages <= pages / 4) {
+		addr = kl_cache[i].kc_addr;
+		*got = kl_cache[i].kc_pages;
 		kl_bytes -= *got * kmem_page_size();
+		memmove(&kl_cache[i], &kl_cache[i + 1],
+		    (kl_n - i - 1) * sizeof(kl_cache[0]));
+		kl_n--;
+		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 	}
-	nold = kl_expire(now, old, oldpages);
 	kp_mutex_unlock(&kl_lock);
-	kl_release(old, oldpages, nold);
 	return (addr);
 }
 
@@ -576,9 +595,14 @@ kl_keep(void *addr, size_t pages)
 	kp_mutex_lock(&kl_lock);
 	nold = kl_expire(now, old, oldpages);
 	if (kl_n < KL_CACHE_SLOTS && kl_bytes + bytes <= kl_budget) {
-		kl_cache[kl_n].kc_addr = addr;
-		kl_cache[kl_n].kc_pages = pages;
-		kl_cache[kl_n].kc_when = now;
+		unsigned i = kl_search(pages);
+		memmove(&kl_cache[i + 1], &kl_cache[i],
+		    (kl_n - i) * sizeof(kl_cache[0]));
+		kl_cache[i].kc_addr = addr;
+		kl_cache[i].kc_pages = pages;
+		kl_cache[i].kc_when = now;
+		if (kl_due == UINT64_MAX)
+			kl_due = now + KL_AGE_NS;
 		kl_n++;
 		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
 		kl_bytes += bytes;
