@@ -160,23 +160,42 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 	kmem_region_free(keg->uk_arena, base, bytes, KMC_SLAB);
 }
 
-/* Takes one free item of a slab with free items; keg lock held. */
-static void *
-slab_take(struct uma_keg *keg, struct uma_slab *slab)
+/*
+ * Takes up to max free items of a slab into items[], in address order, in
+ * one pass over its free bits, and their metadata addresses into metas[]
+ * unless it is NULL; returns how many.  Keg lock held.
+ */
+static int
+slab_take_many(struct uma_keg *keg, struct uma_slab *slab, void **items,
+    void **metas, int max)
 {
 	unsigned w = slab_words(keg);
+	uint32_t rsize = keg->uk_rsize;
+	int n = 0;
 
-	for (unsigned i = 0; i < w; i++) {
+	if (max > (int)slab->us_freecount)
+		max = (int)slab->us_freecount;
+	for (unsigned i = 0; i < w && n < max; i++) {
 		uint64_t bits = slab->us_free[i];
-		if (bits != 0) {
+		if (bits == 0)
+			continue;
+		char *base = slab->us_data + (size_t)i * 64 * rsize;
+		while (bits != 0 && n < max) {
 			unsigned b = (unsigned)__builtin_ctzll(bits);
-			slab->us_free[i] = bits & (bits - 1);
-			slab->us_freecount--;
-			return (slab->us_data + ((size_t)i * 64 + b) * keg->uk_rsize);
+			if (metas != NULL)
+				metas[n] = (char *)slab->us_meta +
+				    ((size_t)i * 64 + b) * keg->uk_itemmeta;
+			items[n++] = base + (size_t)b * rsize;
+			bits &= bits - 1;
 		}
+		slab->us_free[i] = bits;
 	}
-	kp_fatal("uma: keg of zone %s: slab %p counts %u free items but has none",
-	    keg->uk_primary->uz_name, (void *)slab, slab->us_freecount);
+	if (n < max)
+		kp_fatal("uma: keg of zone %s: slab %p counts %u free items but has "
+		    "fewer", keg->uk_primary->uz_name, (void *)slab,
+		    slab->us_freecount);
+	slab->us_freecount -= (uint32_t)n;
+	return (n);
 }
 
 /* Puts a slab on the list its free count calls for; keg lock held. */
@@ -192,13 +211,14 @@ keg_file_slab(struct uma_keg *keg, struct uma_slab *slab)
 }
 
 /*
- * Takes up to max items from the keg into items[]; returns how many (0 only
+ * Takes up to max items from the keg into items[], and their metadata
+ * addresses into metas[] unless it is NULL; returns how many (0 only
  * when the map is short or init failed).  Partial slabs first, then free
  * slabs, then new slabs; the free items of the reserve are left to
  * M_USE_RESERVE requests.
  */
 static int
-keg_fetch(struct uma_keg *keg, void **items, int max, int flags)
+keg_fetch(struct uma_keg *keg, void **items, void **metas, int max, int flags)
 {
 	int n = 0;
 	bool reserve_ok = (flags & M_USE_RESERVE) != 0;
@@ -225,11 +245,13 @@ keg_fetch(struct uma_keg *keg, void **items, int max, int flags)
 			continue;
 		}
 		LIST_REMOVE(slab, us_link);
-		while (n < max && slab->us_freecount > 0 &&
-		    (reserve_ok || keg->uk_free_items > keg->uk_reserve)) {
-			items[n++] = slab_take(keg, slab);
-			keg->uk_free_items--;
-		}
+		int want = max - n;
+		if (!reserve_ok && keg->uk_free_items - keg->uk_reserve < (uint64_t)want)
+			want = (int)(keg->uk_free_items - keg->uk_reserve);
+		int got = slab_take_many(keg, slab, items + n,
+		    metas != NULL ? metas + n : NULL, want);
+		n += got;
+		keg->uk_free_items -= (uint64_t)got;
 		keg_file_slab(keg, slab);
 	}
 	kp_mutex_unlock(&keg->uk_lock);
@@ -514,10 +536,12 @@ zone_limit_put(struct uma_zone *zone, int n)
 
 /*
  * Takes up to max items for the zone from its keg: limit, keg, then the
- * secondary zone's init.  Returns how many.
+ * secondary zone's init.  metas: as keg_fetch()'s (kmalloc zones only,
+ * which all have a keg).  Returns how many.
  */
 static int
-zone_import(struct uma_zone *zone, void **items, int max, int flags)
+zone_import(struct uma_zone *zone, void **items, void **metas, int max,
+    int flags)
 {
 	int allowed, n;
 
@@ -527,7 +551,7 @@ zone_import(struct uma_zone *zone, void **items, int max, int flags)
 	if (zone->uz_import != NULL)
 		n = zone->uz_import(zone, items, allowed, flags);
 	else
-		n = keg_fetch(zone->uz_keg, items, allowed, flags);
+		n = keg_fetch(zone->uz_keg, items, metas, allowed, flags);
 	if (zone->uz_import == NULL && zone->uz_keg->uk_trash)
 		for (int i = 0; i < n; i++)
 			kdbg_trash_check(items[i], zone->uz_keg->uk_rsize,
@@ -576,7 +600,7 @@ zone_alloc_item(struct uma_zone *zone, void *arg, int flags)
 {
 	void *item;
 
-	if (zone_import(zone, &item, 1, flags) != 1) {
+	if (zone_import(zone, &item, NULL, 1, flags) != 1) {
 		atomic_fetch_add(&zone->uz_fails, 1);
 		return (NULL);
 	}
@@ -682,12 +706,27 @@ bucket_alloc(struct uma_zone *zone, int flags)
 	return (b);
 }
 
+/*
+ * Whether the zone keeps one more empty bucket; zone lock held.  A few
+ * always, and as many as held the most items its bucket cache has had
+ * since the last trim: the frees of a program that allocates and frees in
+ * phases want them back, and making and freeing buckets costs a visit to
+ * the buckets' keg each.
+ */
+static bool
+zone_keeps_empty(const struct uma_zone *zone)
+{
+	return (zone->uz_nempty < UMA_EMPTY_BUCKETS ||
+	    (uint64_t)zone->uz_nempty * UMA_STAT_LOAD(zone->uz_bucket_size) <
+	    zone->uz_bkt_imax);
+}
+
 static void
 bucket_free(struct uma_zone *zone, struct uma_bucket *b)
 {
 	if (zone != NULL) {
 		kp_mutex_lock(&zone->uz_lock);
-		if (zone->uz_nempty < UMA_EMPTY_BUCKETS) {
+		if (zone_keeps_empty(zone)) {
 			TAILQ_INSERT_HEAD(&zone->uz_empty, b, ub_link);
 			zone->uz_nempty++;
 			kp_mutex_unlock(&zone->uz_lock);
@@ -751,12 +790,14 @@ zone_trim_buckets(struct uma_zone *zone, uint64_t keep)
 		zone->uz_bkt_count -= b->ub_cnt;
 		TAILQ_INSERT_HEAD(&out, b, ub_link);
 	}
-	if (keep == 0) {
-		while ((b = TAILQ_FIRST(&zone->uz_empty)) != NULL) {
-			TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
-			zone->uz_nempty--;
-			TAILQ_INSERT_HEAD(&out, b, ub_link);
-		}
+	/* Empty buckets: none kept with the items, else what keep calls for. */
+	uint64_t keep_empty = keep == 0 ? 0 : UMA_EMPTY_BUCKETS +
+	    keep / UMA_STAT_LOAD(zone->uz_bucket_size);
+	while (zone->uz_nempty > keep_empty &&
+	    (b = TAILQ_FIRST(&zone->uz_empty)) != NULL) {
+		TAILQ_REMOVE(&zone->uz_empty, b, ub_link);
+		zone->uz_nempty--;
+		TAILQ_INSERT_HEAD(&out, b, ub_link);
 	}
 	zone->uz_bkt_imin = zone->uz_bkt_imax = zone->uz_bkt_count;
 	kp_mutex_unlock(&zone->uz_lock);
@@ -1050,8 +1091,7 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			}
 		}
 		b = zone_get_bucket(zone);
-		if (old != NULL && old->ub_cnt == 0 &&
-		    zone->uz_nempty < UMA_EMPTY_BUCKETS) {
+		if (old != NULL && old->ub_cnt == 0 && zone_keeps_empty(zone)) {
 			TAILQ_INSERT_HEAD(&zone->uz_empty, old, ub_link);
 			zone->uz_nempty++;
 			old = NULL;
@@ -1066,15 +1106,16 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			b = bucket_alloc(zone, flags);
 			if (b == NULL)
 				return (zone_alloc_item(zone, arg, flags));
-			int got = zone_import(zone, b->ub_bucket, b->ub_entries, flags);
+			/* A kmalloc zone's bucket gets its tags' addresses too. */
+			void **metas = (zone->uz_flags & UMA_ZONE_MALLOC) ?
+			    b->ub_bucket + UMA_BUCKET_METAOFF : NULL;
+			int got = zone_import(zone, b->ub_bucket, metas,
+			    b->ub_entries, flags);
 			if (got == 0) {
 				bucket_free(zone, b);
 				atomic_fetch_add(&zone->uz_fails, 1);
 				return (NULL);
 			}
-			for (int i = 0; i < got; i++)
-				bucket_store(zone, b->ub_bucket, (uint32_t)i,
-				    b->ub_bucket[i]);
 			b->ub_cnt = (uint16_t)got;
 		}
 		old = cache_set_alloc(c, b, b->ub_cnt);
