@@ -27,8 +27,8 @@ static uint8_t km_small[65];
  * that stays empty, until kmalloc is set up); above, by 256-byte steps
  * (every class boundary there is a multiple of 256), and by class.
  */
-static uint16_t km_slotoff[KM_TABMAX + 1];
-static uint16_t km_slotoff256[KM_MAXSMALL / 256 + 1];
+uint16_t km_slotoff[KM_TABMAX + 1];
+uint16_t km_slotoff256[KM_MAXSMALL / 256 + 1];
 static uint16_t km_slotoff_cls[KM_NCLASSES];
 _Static_assert(UMA_CACHE_ZONES * sizeof(struct uma_cache) <= 65536,
     "slot offsets fit 16 bits");
@@ -75,15 +75,6 @@ km_class(size_t size)
 	return (20 + (lg - 10) * 4 + (int)(((size - 1) >> (lg - 2)) & 3));
 }
 
-/*
- * The benchmark build KMEM_BENCH_NO_TYPE_STATS leaves the counting out, to
- * measure its cost; no product build does.
- */
-#ifdef KMEM_BENCH_NO_TYPE_STATS
-#define MT_COUNTING 0
-#else
-#define MT_COUNTING 1
-#endif
 
 /* ---- types ------------------------------------------------------------------ */
 
@@ -832,7 +823,7 @@ km_bad_tag(const char *fn, const void *addr, const struct malloc_type *type,
 /* ---- the interface --------------------------------------------------------------------- */
 
 /* Everything kmalloc() does not do inline: set-up, large, registration. */
-static KP_NOINLINE void *
+KP_NOINLINE void *
 kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 {
 	uint32_t idx;
@@ -883,51 +874,10 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	return (item);
 }
 
-/*
- * The fast paths' test of the type: an index this thread's line of the
- * zone counts (so a registered type, and kmalloc is set up), or with the
- * counting compiled out any registered type.
- */
-static inline bool
-mt_fast_ok(const struct uma_cache *c, uint32_t idx)
-{
-	if (MT_COUNTING)
-		return (idx - 1 < c->uc_ucapm1);
-	return (idx != 0);
-}
-
 void *
 kmalloc(size_t size, struct malloc_type *type, int flags)
 {
-	size_t slot;
-
-	/*
-	 * Inline: sizes of the kmalloc zones, a type this thread counts already
-	 * (so kmalloc is set up), an item in the zone's cache, no M_ZERO (the
-	 * kmalloc zones have no ctor: M_ZERO is all their uz_allocslow holds).
-	 * Everything else, and every failure, is kmalloc_slow()'s.
-	 */
-	if (KP_LIKELY(size <= KM_TABMAX))
-		slot = __atomic_load_n(&km_slotoff[size], __ATOMIC_RELAXED);
-	else if (size <= KM_MAXSMALL)
-		slot = __atomic_load_n(&km_slotoff256[(size + 255) / 256],
-		    __ATOMIC_RELAXED);
-	else
-		return (kmalloc_slow(size, type, flags));
-	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc->tc_cache + slot);
-	size_t n = c->uc_acnt;
-	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
-	if (KP_UNLIKELY(n == 0 || (flags & M_ZERO) != 0 || !mt_fast_ok(c, idx)))
-		return (kmalloc_slow(size, type, flags));
-	n--;
-	UMA_STAT_STORE(c->uc_acnt, n);
-	UMA_STAT_INC(c->uc_allocs);
-	void *item = c->uc_aitems[n];
-	/* The bucket has the address of the item's tag beside it. */
-	*(uint16_t *)*uma_cache_ameta(c, n) = (uint16_t)idx;
-	if (MT_COUNTING)
-		UMA_STAT_INC(c->uc_uallocs[idx]);
-	return (item);
+	return (kmalloc_inline(size, type, flags));
 }
 
 /* Gives a large block back to the map; its owner was checked. */
@@ -1174,7 +1124,7 @@ kmalloc_aligned(size_t size, size_t align, struct malloc_type *type, int flags)
 }
 
 /* kfree_any()'s everything else: NULL, large blocks and every fault. */
-static KP_NOINLINE void
+KP_NOINLINE void
 kfree_any_slow(void *addr, const char *fn)
 {
 	struct km_where w;
@@ -1203,34 +1153,7 @@ kfree_any_slow(void *addr, const char *fn)
 void
 kfree_any(void *addr)
 {
-	uintptr_t e = kmem_pt_get(addr) - KPT_MSLAB;
-
-	/* kfree()'s fast path, with the type read from the block's tag. */
-	if (KP_UNLIKELY((e & (((uintptr_t)1 << KPT_SHIFT) - 1)) != 0))
-		return (kfree_any_slow(addr, "free"));
-	struct uma_slab *slab = (struct uma_slab *)e;
-	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
-	uintptr_t i;
-	bool start = uma_slab_mindex(slab, off, &i);
-	uint16_t *tag = (uint16_t *)slab->us_meta + i;
-	uint32_t idx = *tag;
-	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + slab->us_cacheoff);
-	size_t n = c->uc_acnt, ent = c->uc_aentries;
-	/*
-	 * "1 <= idx <= uc_ucapm1" also turns away a free block's tag
-	 * (MT_TAG_FREE is larger than any capacity) and a thread that counts
-	 * nothing yet (uc_ucapm1 0).
-	 */
-	if (KP_UNLIKELY(!start || n >= ent ||
-	    (MT_COUNTING ? idx - 1 >= c->uc_ucapm1 : idx - 1 >= MT_MAX - 1)))
-		return (kfree_any_slow(addr, "free"));
-	void **items = c->uc_aitems;
-	*tag = MT_TAG_FREE;
-	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
-	items[n] = addr;
-	items[UMA_BUCKET_METAOFF + n] = tag;
-	if (MT_COUNTING)
-		UMA_STAT_INC(c->uc_ufrees[idx]);
+	kfree_any_inline(addr, kfree_any_slow);
 }
 
 void *

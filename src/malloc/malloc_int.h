@@ -187,11 +187,121 @@ struct mt_stats {
  * realloc moves keeps its type (type is used for addr NULL only).
  */
 bool kmalloc_init(void); /* sets the map and the kmalloc zones up */
+void kfree_any_slow(void *addr, const char *fn); /* fn names the caller */
 void *kmalloc_aligned(size_t size, size_t align, struct malloc_type *type,
     int flags);
 void kfree_any(void *addr);
 void *krealloc_any(void *addr, size_t size, struct malloc_type *type,
     int flags);
+/* ---- the fast paths, shared with the preload shim ------------------------- */
+
+/*
+ * The benchmark build KMEM_BENCH_NO_TYPE_STATS leaves the counting out, to
+ * measure its cost; no product build does.
+ */
+#ifdef KMEM_BENCH_NO_TYPE_STATS
+#define MT_COUNTING 0
+#else
+#define MT_COUNTING 1
+#endif
+
+/*
+ * The fast path's class look-up: for each size 0..KM_TABMAX, the byte
+ * offset of its zone's cache from the first slot of a tcache (0, the slot
+ * that stays empty, until kmalloc is set up); above, by 256-byte steps.
+ */
+extern uint16_t km_slotoff[KM_TABMAX + 1];
+extern uint16_t km_slotoff256[KM_MAXSMALL / 256 + 1];
+void *kmalloc_slow(size_t size, struct malloc_type *type, int flags);
+
+/*
+ * The fast paths' test of the type: an index this thread's line of the
+ * zone counts (so a registered type, and kmalloc is set up), or with the
+ * counting compiled out any registered type.
+ */
+static inline bool
+mt_fast_ok(const struct uma_cache *c, uint32_t idx)
+{
+	if (MT_COUNTING)
+		return (idx - 1 < c->uc_ucapm1);
+	return (idx != 0);
+}
+
+/*
+ * kmalloc() and the preload shim's malloc(): the fast path inline, the
+ * rest in kmalloc_slow().
+ */
+static inline void *
+kmalloc_inline(size_t size, struct malloc_type *type, int flags)
+{
+	size_t slot;
+
+	/*
+	 * Inline: sizes of the kmalloc zones, a type this thread counts already
+	 * (so kmalloc is set up), an item in the zone's cache, no M_ZERO (the
+	 * kmalloc zones have no ctor: M_ZERO is all their uz_allocslow holds).
+	 * Everything else, and every failure, is kmalloc_slow()'s.
+	 */
+	if (KP_LIKELY(size <= KM_TABMAX))
+		slot = __atomic_load_n(&km_slotoff[size], __ATOMIC_RELAXED);
+	else if (size <= KM_MAXSMALL)
+		slot = __atomic_load_n(&km_slotoff256[(size + 255) / 256],
+		    __ATOMIC_RELAXED);
+	else
+		return (kmalloc_slow(size, type, flags));
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc->tc_cache + slot);
+	size_t n = c->uc_acnt;
+	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	if (KP_UNLIKELY(n == 0 || (flags & M_ZERO) != 0 || !mt_fast_ok(c, idx)))
+		return (kmalloc_slow(size, type, flags));
+	n--;
+	UMA_STAT_STORE(c->uc_acnt, n);
+	UMA_STAT_INC(c->uc_allocs);
+	void *item = c->uc_aitems[n];
+	/* The bucket has the address of the item's tag beside it. */
+	*(uint16_t *)*uma_cache_ameta(c, n) = (uint16_t)idx;
+	if (MT_COUNTING)
+		UMA_STAT_INC(c->uc_uallocs[idx]);
+	return (item);
+}
+
+/*
+ * kfree_any() and the preload shim's free(): the fast path inline, the
+ * rest in slow (kfree_any_slow() or a caller's that ends there).
+ */
+static inline void
+kfree_any_inline(void *addr, void (*slow)(void *, const char *))
+{
+	uintptr_t e = kmem_pt_get(addr) - KPT_MSLAB;
+
+	/* kfree()'s fast path, with the type read from the block's tag. */
+	if (KP_UNLIKELY((e & (((uintptr_t)1 << KPT_SHIFT) - 1)) != 0))
+		return (slow(addr, "free"));
+	struct uma_slab *slab = (struct uma_slab *)e;
+	uintptr_t off = (uintptr_t)addr - (uintptr_t)slab->us_data;
+	uintptr_t i;
+	bool start = uma_slab_mindex(slab, off, &i);
+	uint16_t *tag = (uint16_t *)slab->us_meta + i;
+	uint32_t idx = *tag;
+	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc + slab->us_cacheoff);
+	size_t n = c->uc_acnt, ent = c->uc_aentries;
+	/*
+	 * "1 <= idx <= uc_ucapm1" also turns away a free block's tag
+	 * (MT_TAG_FREE is larger than any capacity) and a thread that counts
+	 * nothing yet (uc_ucapm1 0).
+	 */
+	if (KP_UNLIKELY(!start || n >= ent ||
+	    (MT_COUNTING ? idx - 1 >= c->uc_ucapm1 : idx - 1 >= MT_MAX - 1)))
+		return (slow(addr, "free"));
+	void **items = c->uc_aitems;
+	*tag = MT_TAG_FREE;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
+	items[n] = addr;
+	items[UMA_BUCKET_METAOFF + n] = tag;
+	if (MT_COUNTING)
+		UMA_STAT_INC(c->uc_ufrees[idx]);
+}
+
 /* fork() (section 5). */
 void malloc_prefork_setup(void);  /* rank KP_FORK_MALLOC_SETUP */
 void malloc_postfork_setup(void); /* parent and child */

@@ -527,15 +527,23 @@ malloc(size_t size)
 
 	if (KP_UNLIKELY(t == NULL || size > KM_MAXSMALL))
 		return (shim_malloc_slow(size, t));
-	return (kmalloc(size, t, M_NOWAIT));
+	return (kmalloc_inline(size, t, M_NOWAIT));
+}
+
+/* free()'s everything but the fast path: bootstrap blocks, then kmem's. */
+static KP_NOINLINE void
+shim_free_slow(void *addr, const char *fn)
+{
+	if (shim_is_boot(addr))
+		return;
+	kfree_any_slow(addr, fn);
 }
 
 SHIM_EXPORT void
 free(void *addr)
 {
-	if (KP_UNLIKELY(shim_is_boot(addr)))
-		return;
-	kfree_any(addr);
+	/* A bootstrap block is outside the map: the fast path turns it away. */
+	kfree_any_inline(addr, shim_free_slow);
 }
 
 static void *
