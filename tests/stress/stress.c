@@ -685,12 +685,16 @@ main(int argc, char **argv)
 #endif
 	pthread_barrier_init(&phase, NULL, (unsigned)nthreads);
 	double t0 = now_s();
+	/* Every inbox is ready before any thread can hand a block over. */
 	for (int i = 0; i < nthreads; i++) {
 		struct thread *t = &threads[i];
 		t->t_id = i;
 		t->t_rng = (seed + 1) * UINT64_C(0x9E3779B97F4A7C15) ^
 		    ((uint64_t)(i + 1) << 32);
 		pthread_mutex_init(&t->t_lock, NULL);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		struct thread *t = &threads[i];
 		if (pthread_create(&t->t_thread, NULL, thread_main, t) != 0) {
 			fprintf(stderr, "%s: cannot start thread %d\n", prog, i);
 			return (1);
