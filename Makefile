@@ -7,12 +7,20 @@
 #   make demo       install what is missing, build, run the showcase
 #                   (scripts/demo.sh: a leak hunt with kmemstat, then map_demo)
 #   make bench      run the benchmarks
+#   make stress DURATION=SECONDS
+#                   the stress test (tests/stress/stress.c) for that long
+#                   each (default 60): kmem's interfaces, then under failure
+#                   injection and refused commits, then malloc and the rest
+#                   under `kmem run`; THREADS=N (default 8), SEED=N
 #   make install PREFIX=DIR
 #   make format     clang-format the sources
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
+DURATION ?= 60
+THREADS ?= 8
+SEED ?= 1
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -21,7 +29,7 @@ BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
 
-.PHONY: all setup build check test test-asan test-tsan demo bench bench-quick \
+.PHONY: all setup build check test test-asan test-tsan demo bench bench-quick stress \
 	install format clean
 
 all: build
@@ -72,6 +80,16 @@ bench: setup build
 
 bench-quick: build
 	sh bench/run.sh $(BUILD) --quick
+
+STRESS := $(BUILD)/tests/stress
+stress: build
+	KMEM_OPTIONS= $(STRESS)/stress -s $(SEED) -t $(THREADS) -d $(DURATION)
+	KMEM_OPTIONS=failure_rate=5,failure_seed=$(SEED) \
+		$(STRESS)/stress -s $(SEED) -t $(THREADS) -d $(DURATION)
+	KMEM_OPTIONS=fail_commit=7,fail_reserve=3 \
+		$(STRESS)/stress -s $(SEED) -t $(THREADS) -d $(DURATION)
+	KMEM_OPTIONS= $(BUILD)/tools/kmem run -- \
+		$(STRESS)/stress_libc -s $(SEED) -t $(THREADS) -d $(DURATION)
 
 install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)

@@ -66,7 +66,25 @@
  *    naming the request, the map, how long it waited and the largest owners.
  *    A request larger than the region less what metadata and submaps hold
  *    at that moment can never fit: it fails at once with a message, for
- *    M_WAITOK too.  Nothing on these paths panics or aborts.
+ *    M_WAITOK too.  Nothing on these paths panics or aborts, except for
+ *    the deadlock below.
+ *
+ *    A wait that nothing can ever end is a deadlock, not a wait: when
+ *    every thread of the process (kmem's own excepted, kp_app_threads()) is
+ *    inside an M_WAITOK wait -- for the map, a submap or a zone's limit --
+ *    and no thread has freed map memory or left a wait for wait_deadlock_ms,
+ *    no thread is left that could free anything.  The waiter that sees it
+ *    first prints the map report under a first line naming the request and
+ *    the region, and aborts (kp_fatal, so the statistics file says FATAL).
+ *    Waiters register in km_nstuck from their first wait until their
+ *    request is served; leaving bumps km_stuck_epoch.  Each waiter samples
+ *    after every wait slice (kmem_wait_stuck()): the verdict needs the count
+ *    of waiters to reach the count of threads at every sample of a whole
+ *    grace period, with neither the free generation nor the epoch moving.
+ *    A thread blocked anywhere else (a read(2), a lock of the program) is
+ *    not a waiter, so it keeps the verdict away: it may free later.  kmem's
+ *    own threads are not counted as threads, and they never wait.  When
+ *    /proc cannot be read, the verdict is never given.
  *
  *    Lost wake-ups are avoided with a free generation: a waiter registers,
  *    then compares the generation it saw before its attempt; a free bumps
@@ -185,6 +203,9 @@ struct kmem_map {
 	_Atomic unsigned km_waiters;  /* threads waiting */
 	_Atomic uint64_t km_free_gen; /* bumped by every free */
 	_Atomic uint64_t km_last_warn_ns; /* last "waiting" line */
+	_Atomic unsigned km_nstuck;   /* threads inside an M_WAITOK wait */
+	_Atomic uint64_t km_stuck_epoch; /* bumped when one leaves its wait */
+	atomic_bool km_deadlock;      /* a waiter is reporting a deadlock */
 
 	/* low-memory handlers */
 	kp_mutex_t km_lowmem_lock;    /* guards the table */
@@ -295,6 +316,31 @@ vmem_t *kmem_meta_arena(void);
 /* Gives back what kmem_region_alloc() gave (no validation). */
 void kmem_region_free(vmem_t *arena, void *addr, size_t size,
     enum kmem_class cls);
+
+/* ---- deadlock detection (section 4) ---------------------------------------- */
+
+/* One waiter's view of whether every thread waits. */
+struct kmem_stuck {
+	uint64_t kst_since; /* first sample that saw every thread wait; 0: none */
+	uint64_t kst_gen;   /* km_free_gen at that sample */
+	uint64_t kst_epoch; /* km_stuck_epoch at that sample */
+	int kst_threads;    /* threads counted then */
+};
+/* The calling thread starts waiting for memory (once per request). */
+void kmem_wait_enter(struct kmem_stuck *st);
+/* Its request was served, or gave up. */
+void kmem_wait_leave(void);
+/*
+ * After each wait slice: true when every thread has been waiting, with
+ * nothing freed, for wait_deadlock_ms.
+ */
+bool kmem_wait_stuck(struct kmem_stuck *st);
+/*
+ * Prints the deadlock line and the map report for what(size), waiting in
+ * `where`, and aborts.  Call with no kmem lock held.
+ */
+KP_NORETURN void kmem_deadlock(const char *what, size_t size,
+    const char *where, const struct kmem_stuck *st);
 
 /* ---- reporting helpers --------------------------------------------------------- */
 

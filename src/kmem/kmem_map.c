@@ -395,6 +395,77 @@ kmem_wake_waiters(void)
 	}
 }
 
+/* ---- deadlock detection (kmem_int.h, section 4) ----------------------------- */
+
+void
+kmem_wait_enter(struct kmem_stuck *st)
+{
+	memset(st, 0, sizeof(*st));
+	atomic_fetch_add(&km->km_nstuck, 1);
+}
+
+void
+kmem_wait_leave(void)
+{
+	atomic_fetch_add(&km->km_stuck_epoch, 1);
+	atomic_fetch_sub(&km->km_nstuck, 1);
+}
+
+bool
+kmem_wait_stuck(struct kmem_stuck *st)
+{
+	uint64_t grace = kopt.wait_deadlock_ms * 1000000u;
+	uint64_t gen, epoch, now;
+	unsigned waiting;
+	int threads;
+
+	if (grace == 0) {
+		st->kst_since = 0;
+		return (false);
+	}
+	/* The generations first: a change after these reads shows next time. */
+	gen = atomic_load(&km->km_free_gen);
+	epoch = atomic_load(&km->km_stuck_epoch);
+	waiting = atomic_load(&km->km_nstuck);
+	if (st->kst_since != 0 && (gen != st->kst_gen || epoch != st->kst_epoch))
+		st->kst_since = 0;
+	threads = kp_app_threads();
+	if (threads <= 0 || waiting < (unsigned)threads) {
+		st->kst_since = 0;
+		return (false);
+	}
+	now = kp_clock_ns();
+	if (st->kst_since == 0) {
+		st->kst_since = now;
+		st->kst_gen = gen;
+		st->kst_epoch = epoch;
+		st->kst_threads = threads;
+		return (false);
+	}
+	return (now - st->kst_since >= grace);
+}
+
+void
+kmem_deadlock(const char *what, size_t size, const char *where,
+    const struct kmem_stuck *st)
+{
+	bool first = false;
+
+	/* One report: the other waiters stay where they are until the abort. */
+	if (!atomic_compare_exchange_strong(&km->km_deadlock, &first, true))
+		for (;;)
+			kp_sleep_ns(KMEM_WAIT_SLICE_NS);
+	kp_log("%s(%zu): every thread is waiting for memory in %s and none can "
+	    "free it: deadlock", what, size, where);
+	kp_log("%d thread%s waited %.1f s with nothing freed (wait_deadlock_ms "
+	    "%" PRIu64 "); where the memory is:", st->kst_threads,
+	    st->kst_threads == 1 ? "" : "s",
+	    (double)(kp_clock_ns() - st->kst_since) / 1e9, kopt.wait_deadlock_ms);
+	(void)kmem_report(stderr);
+	kp_fatal("%s(%zu): aborting: no thread is left to free memory in %s",
+	    what, size, where);
+}
+
 /* Takes and commits npages; false when the region or the system is short. */
 static bool
 kmem_try_take(struct kmem_region *r, size_t bytes, size_t align, void **addrp)
@@ -422,7 +493,8 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 	size_t ps = km->km_pagesize;
 	size_t bytes, pinned;
 	uint64_t start = 0, last_lowmem = 0, seen;
-	bool ran_lowmem = false;
+	bool ran_lowmem = false, waiting = false;
+	struct kmem_stuck st;
 	void *addr;
 
 	kmem_check_flags(what, size, flags);
@@ -456,16 +528,24 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 		uint64_t now = kp_clock_ns();
 		if (start == 0)
 			start = last_lowmem = now;
+		if (!waiting) {
+			waiting = true;
+			kmem_wait_enter(&st);
+		}
 		atomic_fetch_add(&r->kr_nwaits, 1);
 		kmem_wait_for_free(seen);
 		now = kp_clock_ns();
 		kmem_wait_warn(r, what, size, now - start);
+		if (kmem_wait_stuck(&st))
+			kmem_deadlock(what, size, r->kr_name, &st);
 		/* Give the handlers another go once a second while waiting. */
 		if (now - last_lowmem >= KMEM_LOWMEM_RETRY_NS) {
 			ran_lowmem = false;
 			last_lowmem = now;
 		}
 	}
+	if (waiting)
+		kmem_wait_leave();
 	if (cls != KMC_SLAB)
 		kmem_pt_set_run(addr, bytes / ps, cls);
 	kmem_account(r, cls, bytes, true);
@@ -784,6 +864,8 @@ kmem_postfork_child(void)
 	kp_mutex_unlock(&km->km_lowmem_lock);
 	/* The waiters were other threads. */
 	atomic_store(&km->km_waiters, 0);
+	atomic_store(&km->km_nstuck, 0);
+	atomic_fetch_add(&km->km_stuck_epoch, 1);
 	if (atomic_load(&km->km_ready))
 		kp_cond_init(&km->km_wait_cv);
 	kp_mutex_unlock(&km->km_wait_lock);

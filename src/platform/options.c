@@ -37,6 +37,10 @@ static const struct kopt_desc kopt_rows[] = {
     KOPT_ROW(wait_warn_ms, KOPT_UINT, "1000", true, 0, 86400000,
 	"interval between \"waiting for memory\" lines of a waiting request "
 	"(0: never)"),
+    KOPT_ROW(wait_deadlock_ms, KOPT_UINT, "5000", true, 0, 86400000,
+	"an M_WAITOK request aborts with the map report when every thread of "
+	"the process has waited for memory this long with nothing freed "
+	"(0: wait for ever)"),
     KOPT_ROW(verbose, KOPT_BOOL, "0", false, 0, 1,
 	"log how the map was sized at start-up"),
     KOPT_ROW(leak_report, KOPT_BOOL, "0", true, 0, 1,

@@ -48,6 +48,7 @@ struct kopt_values {
 	uint64_t kmem_size_min;   /* lower clamp of the auto-tuned size */
 	uint64_t kmem_size_max;   /* upper clamp of the auto-tuned size */
 	uint64_t wait_warn_ms;    /* interval of "waiting for memory" lines */
+	uint64_t wait_deadlock_ms; /* every thread waiting this long: abort */
 	bool verbose;             /* log map decisions at start-up */
 	bool leak_report;         /* types holding memory at unload/exit say so */
 	bool stats;               /* publish the statistics file */

@@ -208,6 +208,14 @@ int64_t kp_realtime_ns(void);
  * blocked; 0 or an errno.
  */
 int kp_thread_start(const char *name, void *(*fn)(void *), void *arg);
+/*
+ * Threads of the process that are not kmem's own (those kp_thread_start()
+ * made): the threads /proc/self/status counts, less kmem's while they run.
+ * A thread of kmem counts as the process's from its creation until it
+ * marks itself, and again from its end until it is gone, so the figure is
+ * never too small.  -1 when /proc cannot be read.  No allocation.
+ */
+int kp_app_threads(void);
 
 /* ---- fork -------------------------------------------------------------- */
 

@@ -844,10 +844,14 @@ kp_atfork_parent(void)
 			kp_fork_called[r]->kfo_parent();
 }
 
+/* kmem's own threads running now (kp_thread_start). */
+static _Atomic int kp_own_threads;
+
 static void
 kp_atfork_child(void)
 {
 	kp_tid = 0;
+	atomic_store(&kp_own_threads, 0); /* the child has the forking thread only */
 	pthread_mutex_unlock(&kp_inj_lock);
 	pthread_mutex_unlock(&kp_fig_lock);
 	for (int r = KP_FORK_NRANKS - 1; r >= 0; r--)
@@ -864,9 +868,32 @@ kp_realtime_ns(void)
 	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
+/* What the creator hands its new thread; it waits until the thread took it. */
+struct kp_tstart {
+	void *(*ts_fn)(void *); /* the thread's function */
+	void *ts_arg;           /* its argument */
+	_Atomic uint32_t ts_taken; /* set by the thread once it copied both */
+};
+
+static void *
+kp_thread_main(void *p)
+{
+	struct kp_tstart *ts = p;
+	void *(*fn)(void *) = ts->ts_fn;
+	void *arg = ts->ts_arg, *ret;
+
+	atomic_fetch_add(&kp_own_threads, 1);
+	atomic_store(&ts->ts_taken, 1);
+	kp_futex_wake((uint32_t *)&ts->ts_taken);
+	ret = fn(arg);
+	atomic_fetch_sub(&kp_own_threads, 1);
+	return (ret);
+}
+
 int
 kp_thread_start(const char *name, void *(*fn)(void *), void *arg)
 {
+	struct kp_tstart ts = {fn, arg, 0};
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t t;
@@ -878,12 +905,42 @@ kp_thread_start(const char *name, void *(*fn)(void *), void *arg)
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	error = pthread_create(&t, &attr, fn, arg);
+	error = pthread_create(&t, &attr, kp_thread_main, &ts);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (error == 0)
-		(void)pthread_setname_np(t, name);
-	return (error);
+	if (error != 0)
+		return (error);
+	(void)pthread_setname_np(t, name);
+	while (atomic_load(&ts.ts_taken) == 0)
+		kp_futex_wait((uint32_t *)&ts.ts_taken, 0, 10u * 1000 * 1000);
+	return (0);
+}
+
+int
+kp_app_threads(void)
+{
+	char buf[2048];
+	ssize_t n;
+	int fd, own;
+	long threads;
+	char *p;
+
+	/* Read kmem's count first: a thread of kmem that starts or ends
+	 * between the two reads then makes the result larger, not smaller. */
+	own = atomic_load(&kp_own_threads);
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return (-1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nThreads:")) == NULL)
+		return (-1);
+	threads = strtol(p + 9, NULL, 10);
+	if (threads <= 0)
+		return (-1);
+	return (threads > own ? (int)(threads - own) : 0);
 }
 
 void

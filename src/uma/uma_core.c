@@ -452,6 +452,7 @@ zone_limit_take(struct uma_zone *zone, int want, int flags)
 {
 	uint64_t max, items;
 	bool hit = false, sleeping = false, trimmed = false;
+	struct kmem_stuck st;
 
 	if (zone->uz_max_items == 0) {
 		atomic_fetch_add(&zone->uz_items, (uint64_t)want);
@@ -509,15 +510,26 @@ zone_limit_take(struct uma_zone *zone, int want, int flags)
 			sleeping = true;
 			if (zone->uz_sleepers++ == 0)
 				atomic_fetch_or(&zone->uz_freeslow, UMA_FREESLOW_SLEEPERS);
+			kmem_wait_enter(&st);
 		}
 		atomic_fetch_add(&uma_drain_gen, 1);
 		atomic_fetch_add(&zone->uz_sleeps, 1);
 		(void)kp_cond_timedwait(&zone->uz_cv, &zone->uz_lock, UMA_SLEEP_NS);
 		trimmed = false;
+		if (kmem_wait_stuck(&st)) {
+			char where[UMA_NAME_MAX + 64];
+
+			snprintf(where, sizeof(where), "zone %s (limit %" PRIu64
+			    " items)", zone->uz_name, zone->uz_max_items);
+			kp_mutex_unlock(&zone->uz_lock);
+			kmem_deadlock("uma_zalloc", zone->uz_size, where, &st);
+		}
 	}
 	if (sleeping && --zone->uz_sleepers == 0)
 		atomic_fetch_and(&zone->uz_freeslow, ~(uint32_t)UMA_FREESLOW_SLEEPERS);
 	kp_mutex_unlock(&zone->uz_lock);
+	if (sleeping)
+		kmem_wait_leave();
 	return (want);
 }
 
