@@ -847,6 +847,14 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	return (item);
 }
 
+/* memguard: a freed guarded block leaves the FIFO. */
+static void
+km_guard_release(void *arg)
+{
+	memguard_large_release(arg);
+	uma_zfree(km_large_zone, arg);
+}
+
 /* Gives a large block back to the map; its owner was checked. */
 static void
 km_free_large(struct km_large *rec)
@@ -858,9 +866,7 @@ km_free_large(struct km_large *rec)
 	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
 	if (rec->kl_guard != 0) {
 		/* The record stays with its pages while they wait. */
-		rec = memguard_free(rec);
-		if (rec != NULL)
-			uma_zfree(km_large_zone, rec);
+		memguard_free(rec, km_guard_release);
 		return;
 	}
 	if (!kl_keep(rec->kl_addr, rec->kl_pages))
