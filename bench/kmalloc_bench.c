@@ -19,8 +19,10 @@
  *	of the counts over the difference of OPS is the work per pair.  The
  *	loop is ring_malloc() or ring_kmalloc(), so a callgrind profile tells
  *	the benchmark's own instructions from the allocator's.
- *   kmalloc_bench [--kmem] --st SIZE OPS
+ *   kmalloc_bench [--kmem [--nowait]] --st SIZE OPS
  *	One thread, a ring of 1000 live blocks, OPS pairs.  Prints pairs/s.
+ *	With --nowait the ring's kmalloc() calls are M_NOWAIT and one that
+ *	returns NULL (failure injection) is made again (bench/debug.sh).
  *   kmalloc_bench [--kmem] --waste N
  *	N live blocks of sizes drawn uniformly from 1..4096 (fixed seed),
  *	each written over its whole requested size.  Prints the requested
@@ -50,7 +52,8 @@
 
 #define BENCH_NAME "kmalloc_bench"
 #define BENCH_USAGE "usage: kmalloc_bench [--kmem] --instr SIZE LIVE OPS | " \
-    "--st SIZE OPS | --waste N   (SIZE: bytes or \"mix\")"
+    "[--kmem [--nowait]] --st SIZE OPS | [--kmem] --waste N   (SIZE: bytes " \
+    "or \"mix\")"
 #include "benchlib.h"
 
 #define RING_LIVE 1000 /* live blocks in the timed ring */
@@ -58,10 +61,12 @@
 #define MIX_MAX 1024   /* mix: sizes 1..MIX_MAX */
 #define WASTE_MAX 4096 /* waste: sizes 1..WASTE_MAX */
 #define SEED 20240601u
+#define NOWAIT_TRIES 1000 /* --nowait: failures in a row that end the run */
 
 MALLOC_DEFINE(M_BENCH, "bench", "kmalloc benchmark blocks");
 
-static bool use_kmem; /* --kmem: kmalloc/kfree, else malloc/free */
+static bool use_kmem;   /* --kmem: kmalloc/kfree, else malloc/free */
+static bool use_nowait; /* --nowait: the ring's kmalloc() is M_NOWAIT */
 /* Sizes of the ring's blocks: block k is size_table[k & mask]. */
 static uint32_t size_table[MIX_N];
 
@@ -79,10 +84,19 @@ rnd(uint64_t *s)
 /* ---- the two allocators, behind one pair of inline calls ---------------- */
 
 static inline __attribute__((always_inline)) void *
-blk_alloc(bool kmem, size_t size)
+blk_alloc(bool kmem, bool nowait, size_t size)
 {
-	void *p = kmem ? kmalloc(size, M_BENCH, M_WAITOK) : malloc(size);
+	void *p;
 
+	if (kmem && nowait) {
+		/* An injected failure is asked again; the map running out
+		   is not. */
+		for (int tries = 0; tries < NOWAIT_TRIES; tries++)
+			if ((p = kmalloc(size, M_BENCH, M_NOWAIT)) != NULL)
+				return (p);
+		die("M_NOWAIT allocation failed 1000 times in a row");
+	}
+	p = kmem ? kmalloc(size, M_BENCH, M_WAITOK) : malloc(size);
 	if (bench_unlikely(p == NULL))
 		die("allocation failed");
 	return (p);
@@ -105,13 +119,14 @@ blk_free(bool kmem, void *p)
  * the loop carries no test of which one.
  */
 static inline __attribute__((always_inline)) void
-ring_run(void **ring, size_t live, uint64_t ops, uint32_t mask, bool kmem)
+ring_run(void **ring, size_t live, uint64_t ops, uint32_t mask, bool kmem,
+    bool nowait)
 {
 	size_t i = 0;
 
 	for (uint64_t k = 0; k < ops; k++) {
 		blk_free(kmem, ring[i]);
-		ring[i] = blk_alloc(kmem, size_table[k & mask]);
+		ring[i] = blk_alloc(kmem, nowait, size_table[k & mask]);
 		*(volatile char *)ring[i] = (char)k;
 		if (++i == live)
 			i = 0;
@@ -121,19 +136,27 @@ ring_run(void **ring, size_t live, uint64_t ops, uint32_t mask, bool kmem)
 static void __attribute__((noinline))
 ring_malloc(void **ring, size_t live, uint64_t ops, uint32_t mask)
 {
-	ring_run(ring, live, ops, mask, false);
+	ring_run(ring, live, ops, mask, false, false);
 }
 
 static void __attribute__((noinline))
 ring_kmalloc(void **ring, size_t live, uint64_t ops, uint32_t mask)
 {
-	ring_run(ring, live, ops, mask, true);
+	ring_run(ring, live, ops, mask, true, false);
+}
+
+static void __attribute__((noinline))
+ring_kmalloc_nowait(void **ring, size_t live, uint64_t ops, uint32_t mask)
+{
+	ring_run(ring, live, ops, mask, true, true);
 }
 
 static void
 ring_churn(void **ring, size_t live, uint64_t ops, uint32_t mask)
 {
-	if (use_kmem)
+	if (use_kmem && use_nowait)
+		ring_kmalloc_nowait(ring, live, ops, mask);
+	else if (use_kmem)
 		ring_kmalloc(ring, live, ops, mask);
 	else
 		ring_malloc(ring, live, ops, mask);
@@ -143,7 +166,7 @@ static void
 ring_fill(void **ring, size_t live, uint32_t mask)
 {
 	for (size_t i = 0; i < live; i++) {
-		ring[i] = blk_alloc(use_kmem, size_table[i & mask]);
+		ring[i] = blk_alloc(use_kmem, false, size_table[i & mask]);
 		*(volatile char *)ring[i] = (char)i;
 	}
 }
@@ -235,13 +258,13 @@ bench_waste(size_t n)
 	if (p == MAP_FAILED)
 		die("mmap failed");
 	memset(p, 0, n * sizeof(void *));
-	blk_free(use_kmem, blk_alloc(use_kmem, 1)); /* set the allocator up */
+	blk_free(use_kmem, blk_alloc(use_kmem, false, 1)); /* set it up */
 	if (use_kmem)
 		map0 = kmem_map_size();
 	before = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
 		size_t size = 1 + (size_t)(rnd(&s) % WASTE_MAX);
-		p[i] = blk_alloc(use_kmem, size);
+		p[i] = blk_alloc(use_kmem, false, size);
 		memset(p[i], (int)(i & 0xff), size);
 		requested += size;
 	}
@@ -277,9 +300,15 @@ main(int argc, char **argv)
 	if (a < argc && strcmp(argv[a], "--kmem") == 0) {
 		use_kmem = true;
 		a++;
+		if (a < argc && strcmp(argv[a], "--nowait") == 0) {
+			use_nowait = true;
+			a++;
+		}
 	}
 	if (a + 1 >= argc)
 		usage();
+	if (use_nowait && strcmp(argv[a], "--st") != 0)
+		die("--nowait goes with --st only");
 	if (strcmp(argv[a], "--instr") == 0 && a + 4 == argc) {
 		uint32_t mask = sizes_for(argv[a + 1]);
 		size_t live = number(argv[a + 2]);

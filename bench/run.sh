@@ -48,3 +48,7 @@ sh "$(dirname "$0")/kmalloc.sh" "$build" $quick
 # Unmodified programs on the preload shim against the same peers: python3
 # and allocation-heavy C workloads (bench/preload.sh says how it measures).
 sh "$(dirname "$0")/preload.sh" "$build" $quick
+
+# The cost of each debugging mode (trash, redzone, memguard, failure
+# injection) against the plain run (bench/debug.sh says how it measures).
+sh "$(dirname "$0")/debug.sh" "$build" $quick

@@ -18,8 +18,10 @@
  *	the difference of OPS is the work per pair.  The loop is
  *	ring_malloc() or ring_zone(), so a callgrind profile tells the
  *	benchmark's own calls from the allocator's.
- *   uma_bench [--kmem] --st OPS
+ *   uma_bench [--kmem [--nowait]] --st OPS
  *	One thread, a ring of 1000 live items, OPS pairs.  Prints pairs/s.
+ *	With --nowait the ring's uma_zalloc() calls are M_NOWAIT and one that
+ *	returns NULL (failure injection) is made again (bench/debug.sh).
  *   uma_bench [--kmem] --mt OPS
  *	Two threads, pinned to CPUs 0 and 1, each doing OPS pairs on its own
  *	ring of 1000 items.  Prints aggregate pairs/s (total pairs over the
@@ -54,23 +56,35 @@
 #include <kmem/uma.h>
 
 #define BENCH_NAME "uma_bench"
-#define BENCH_USAGE "usage: uma_bench [--kmem] --instr LIVE OPS | --st OPS | " \
-    "--mt OPS | --pc OPS | --rss N"
+#define BENCH_USAGE "usage: uma_bench [--kmem] --instr LIVE OPS | " \
+    "[--kmem [--nowait]] --st OPS | [--kmem] --mt OPS | --pc OPS | --rss N"
 #include "benchlib.h"
 
 #define ITEM_SIZE 64
 #define RING_LIVE 1000 /* live items per ring */
 #define PC_BATCH 1000  /* items per producer/consumer batch */
 #define PC_NBATCH 8    /* batches in flight, a power of two */
+#define NOWAIT_TRIES 1000 /* --nowait: failures in a row that end the run */
 
 static uma_zone_t zone; /* the zone with --kmem, else NULL: use malloc */
+static bool use_nowait; /* --nowait: the ring's uma_zalloc() is M_NOWAIT */
 
 /* ---- the two allocators, behind one pair of inline calls ---------------- */
 
 static inline __attribute__((always_inline)) void *
-item_alloc(bool kmem)
+item_alloc(bool kmem, bool nowait)
 {
-	void *p = kmem ? uma_zalloc(zone, M_WAITOK) : malloc(ITEM_SIZE);
+	void *p;
+
+	if (kmem && nowait) {
+		/* An injected failure is asked again; the map running out
+		   is not. */
+		for (int tries = 0; tries < NOWAIT_TRIES; tries++)
+			if ((p = uma_zalloc(zone, M_NOWAIT)) != NULL)
+				return (p);
+		die("M_NOWAIT allocation failed 1000 times in a row");
+	}
+	p = kmem ? uma_zalloc(zone, M_WAITOK) : malloc(ITEM_SIZE);
 
 	if (bench_unlikely(p == NULL))
 		die("allocation failed");
@@ -93,13 +107,13 @@ item_free(bool kmem, void *p)
  * Specialised per allocator so the loop carries no test of which one.
  */
 static inline __attribute__((always_inline)) void
-ring_run(void **ring, size_t live, uint64_t ops, bool kmem)
+ring_run(void **ring, size_t live, uint64_t ops, bool kmem, bool nowait)
 {
 	size_t i = 0;
 
 	for (uint64_t k = 0; k < ops; k++) {
 		item_free(kmem, ring[i]);
-		ring[i] = item_alloc(kmem);
+		ring[i] = item_alloc(kmem, nowait);
 		*(uint64_t *)ring[i] = k;
 		if (++i == live)
 			i = 0;
@@ -109,19 +123,27 @@ ring_run(void **ring, size_t live, uint64_t ops, bool kmem)
 static void __attribute__((noinline))
 ring_malloc(void **ring, size_t live, uint64_t ops)
 {
-	ring_run(ring, live, ops, false);
+	ring_run(ring, live, ops, false, false);
 }
 
 static void __attribute__((noinline))
 ring_zone(void **ring, size_t live, uint64_t ops)
 {
-	ring_run(ring, live, ops, true);
+	ring_run(ring, live, ops, true, false);
+}
+
+static void __attribute__((noinline))
+ring_zone_nowait(void **ring, size_t live, uint64_t ops)
+{
+	ring_run(ring, live, ops, true, true);
 }
 
 static void
 ring_churn(void **ring, size_t live, uint64_t ops)
 {
-	if (zone != NULL)
+	if (zone != NULL && use_nowait)
+		ring_zone_nowait(ring, live, ops);
+	else if (zone != NULL)
 		ring_zone(ring, live, ops);
 	else
 		ring_malloc(ring, live, ops);
@@ -131,7 +153,7 @@ static void
 ring_fill(void **ring, size_t live)
 {
 	for (size_t i = 0; i < live; i++) {
-		ring[i] = item_alloc(zone != NULL);
+		ring[i] = item_alloc(zone != NULL, false);
 		*(uint64_t *)ring[i] = i;
 	}
 }
@@ -298,7 +320,7 @@ pc_produce(uint64_t nbatch)
 		uint32_t b = spsc_get(&pc_empty);
 
 		for (size_t i = 0; i < PC_BATCH; i++) {
-			pc_batch[b][i] = item_alloc(kmem);
+			pc_batch[b][i] = item_alloc(kmem, false);
 			*(uint64_t *)pc_batch[b][i] = i;
 		}
 		spsc_put(&pc_full, b);
@@ -349,7 +371,7 @@ bench_rss(size_t n)
 	memset(p, 0, n * sizeof(void *));
 	before = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
-		p[i] = item_alloc(kmem);
+		p[i] = item_alloc(kmem, false);
 		*(uint64_t *)p[i] = i;
 	}
 	live = rss_bytes();
@@ -382,9 +404,15 @@ main(int argc, char **argv)
 		if (zone == NULL)
 			die("uma_zcreate failed");
 		a++;
+		if (a < argc && strcmp(argv[a], "--nowait") == 0) {
+			use_nowait = true;
+			a++;
+		}
 	}
 	if (a + 1 >= argc)
 		usage();
+	if (use_nowait && strcmp(argv[a], "--st") != 0)
+		die("--nowait goes with --st only");
 	if (strcmp(argv[a], "--instr") == 0 && a + 3 == argc) {
 		size_t live = number(argv[a + 1]);
 		void **ring = calloc(live, sizeof(*ring));

@@ -104,6 +104,20 @@
  *    A use after free in the meantime faults at the offending instruction;
  *    a second kfree() is a double free.
  *
+ *    Every item of a zone named in memguard (made by uma_zcreate(), not
+ *    UMA_ZONE_NOFREE) is guarded the same way, by uma (uma_int.h, section
+ *    10): its keg has one item per slab and a guard page, the item ends at
+ *    the guard page exactly (its size rounded up to the zone's alignment)
+ *    or starts right after it, and a freed item's slab goes on the same
+ *    FIFO.  kmalloc's zones ("16", "32", ...) are never guarded this way:
+ *    a name matches them only as a malloc type.  A name that matches no
+ *    type or zone guards nothing; a zone made later under that name is
+ *    guarded.
+ *
+ *    The FIFO holds (record, release function) pairs, so a zone item can
+ *    push a kmalloc block off it and the other way round; uma_zdestroy()
+ *    takes its keg's slabs off it (memguard_purge()).
+ *
  *    The fault handler (kp_fault_handler(), installed when memguard is on)
  *    looks the address up in the page table and prints one line:
  *
@@ -111,13 +125,16 @@
  *        memguard: overflow past ADDR (SIZE bytes, type NAME) by N bytes
  *        memguard: underflow before ADDR (SIZE bytes, type NAME) by N bytes
  *
- *    then lets the signal end the process.  Faults elsewhere go to the
- *    handler that was installed before.
+ *    ("zone NAME" for a zone item, the zone that owns the keg), then lets
+ *    the signal end the process.  Faults elsewhere go to the handler that
+ *    was installed before.
  *
  * 7. Locks (failure injection and memguard)
  *
  *    mg_lock guards the FIFO; it is taken by kfree() of a guarded block
- *    and released before the map is called.  The counters are atomic.
+ *    and by uma_zfree() of a guarded item, with no other lock held, and
+ *    released before a run that fell off is given back to the map.  The
+ *    counters are atomic.
  */
 #ifndef KMEM_DEBUG_H
 #define KMEM_DEBUG_H
@@ -228,9 +245,23 @@ bool kdbg_guarded(const char *name);
 void *memguard_alloc(struct km_large *rec, size_t size, int flags);
 /*
  * Frees a guarded block: its pages become inaccessible and rec goes on the
- * FIFO.  Returns a record that fell off the FIFO, whose pages are back in
- * the map (the caller frees the record), or NULL.
+ * FIFO; release(rec) runs when it falls off (memguard_defer()).
  */
-struct km_large *memguard_free(struct km_large *rec);
+void memguard_free(struct km_large *rec, void (*release)(void *rec));
+/* Gives the pages of a guarded block back to the map (not rec itself). */
+void memguard_large_release(struct km_large *rec);
+/*
+ * Queues a freed guarded run whose pages are inaccessible already; once
+ * memguard_delay more runs have been freed (at once with 0), release(rec)
+ * gives its pages back.  release runs without any lock of memguard's.
+ */
+void memguard_defer(void *rec, void (*release)(void *rec));
+/*
+ * Takes off the FIFO every run queued with release for which take(rec,
+ * arg) is true; take keeps the record, the caller releases it.  take runs
+ * under mg_lock: it must not lock or allocate.
+ */
+void memguard_purge(void (*release)(void *rec), bool (*take)(void *rec,
+    void *arg), void *arg);
 
 #endif /* KMEM_DEBUG_H */

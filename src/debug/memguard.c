@@ -1,6 +1,6 @@
 /*
- * memguard.c -- guarded blocks for chosen malloc types (kmem_debug.h,
- * section 2).
+ * memguard.c -- guarded blocks for chosen malloc types and zones
+ * (kmem_debug.h, section 6; the zones' side is uma_int.h, section 10).
  */
 #include "kmem_debug.h"
 
@@ -10,12 +10,19 @@
 #include "../malloc/malloc_int.h"
 #include "../platform/options.h"
 #include "../platform/prim.h"
+#include "../uma/uma_int.h"
 
 #define MG_ALIGN 16 /* alignment of a guarded block, as kmalloc gives */
 
-/* Freed blocks whose pages stay inaccessible, oldest at mg_head. */
+/* A freed guarded run whose pages stay inaccessible. */
+struct mg_entry {
+	void *me_rec;                 /* its record: km_large or uma_slab */
+	void (*me_release)(void *);   /* gives its pages back */
+};
+
+/* The FIFO of freed runs, oldest at mg_head. */
 static kp_mutex_t mg_lock = KP_MUTEX_INITIALIZER;
-static struct km_large *mg_fifo[65536 + 1];
+static struct mg_entry mg_fifo[65536 + 1];
 static size_t mg_head;  /* oldest entry */
 static size_t mg_count; /* entries */
 
@@ -78,40 +85,101 @@ memguard_alloc(struct km_large *rec, size_t size, int flags)
 	return (addr);
 }
 
-/* Gives the pages of a block that left the FIFO back to the map. */
-static void
-memguard_release(struct km_large *rec)
+void
+memguard_large_release(struct km_large *rec)
 {
 	kmem_region_free(kmem_map_arena(), rec->kl_base,
 	    rec->kl_pages * kmem_page_size(), KMC_LARGE);
 }
 
-struct km_large *
-memguard_free(struct km_large *rec)
+void
+memguard_defer(void *rec, void (*release)(void *rec))
 {
 	size_t delay = (size_t)kopt.memguard_delay;
-	struct km_large *old = NULL;
+	struct mg_entry old = {NULL, NULL};
 
-	(void)kp_protect(rec->kl_base, rec->kl_pages * kmem_page_size(),
-	    KP_PROT_NONE);
-	__atomic_store_n(&rec->kl_guard, KL_GUARD_FREED, __ATOMIC_RELEASE);
 	if (delay == 0) {
-		memguard_release(rec);
-		return (rec);
+		release(rec);
+		return;
 	}
 	kp_mutex_lock(&mg_lock);
 	if (mg_count == delay) {
 		old = mg_fifo[mg_head];
-		mg_fifo[mg_head] = rec;
+		mg_fifo[mg_head] = (struct mg_entry){rec, release};
 		mg_head = (mg_head + 1) % delay;
 	} else {
-		mg_fifo[(mg_head + mg_count) % delay] = rec;
+		mg_fifo[(mg_head + mg_count) % delay] =
+		    (struct mg_entry){rec, release};
 		mg_count++;
 	}
 	kp_mutex_unlock(&mg_lock);
-	if (old != NULL)
-		memguard_release(old);
-	return (old);
+	if (old.me_rec != NULL)
+		old.me_release(old.me_rec);
+}
+
+void
+memguard_purge(void (*release)(void *rec), bool (*take)(void *rec,
+    void *arg), void *arg)
+{
+	size_t delay = (size_t)kopt.memguard_delay, kept = 0;
+
+	if (delay == 0)
+		return;
+	kp_mutex_lock(&mg_lock);
+	/* Keep the others in order: slot kept never passes slot i. */
+	for (size_t i = 0; i < mg_count; i++) {
+		struct mg_entry e = mg_fifo[(mg_head + i) % delay];
+		if (e.me_release == release && take(e.me_rec, arg))
+			continue;
+		mg_fifo[(mg_head + kept) % delay] = e;
+		kept++;
+	}
+	mg_count = kept;
+	kp_mutex_unlock(&mg_lock);
+}
+
+void
+memguard_free(struct km_large *rec, void (*release)(void *rec))
+{
+	(void)kp_protect(rec->kl_base, rec->kl_pages * kmem_page_size(),
+	    KP_PROT_NONE);
+	__atomic_store_n(&rec->kl_guard, KL_GUARD_FREED, __ATOMIC_RELEASE);
+	memguard_defer(rec, release);
+}
+
+/* The fault handler's question for a slab page: a guarded zone item? */
+static bool
+memguard_fault_zone(uintptr_t e, uintptr_t a)
+{
+	const struct uma_slab *slab = KPT_PTR(e);
+	const struct uma_keg *keg;
+	uintptr_t start, end;
+	const char *name;
+
+	if (!kmem_in_map(slab))
+		return (false);
+	keg = slab->us_keg;
+	if (!kmem_in_map(keg) || !keg->uk_guard)
+		return (false);
+	name = keg->uk_primary->uz_name;
+	start = (uintptr_t)slab->us_data;
+	end = start + keg->uk_size;
+	if (__atomic_load_n(&slab->us_flags, __ATOMIC_ACQUIRE) &
+	    UMA_SLAB_GUARD_FREED)
+		kp_log("memguard: use after free of %p (%u bytes, zone %s) at "
+		    "%p%+td", (void *)start, keg->uk_size, name, (void *)start,
+		    (ptrdiff_t)(a - start));
+	else if (a >= end)
+		kp_log("memguard: overflow past %p (%u bytes, zone %s) by %zu "
+		    "bytes", (void *)start, keg->uk_size, name,
+		    (size_t)(a - end + 1));
+	else if (a < start)
+		kp_log("memguard: underflow before %p (%u bytes, zone %s) by %zu "
+		    "bytes", (void *)start, keg->uk_size, name,
+		    (size_t)(start - a));
+	else
+		return (false);
+	return (true);
 }
 
 /* The fault handler's question: is addr in a guarded run?  Says so. */
@@ -122,6 +190,8 @@ memguard_fault(void *addr)
 	const struct km_large *rec;
 	uintptr_t a = (uintptr_t)addr, start, end;
 
+	if (KPT_IS_SLAB(e))
+		return (memguard_fault_zone(e, a));
 	if (KPT_CLASS(e) != KMC_LARGE || (e & KPT_TAIL) != 0)
 		return (false);
 	rec = KPT_PTR(e);

@@ -829,16 +829,17 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	uint32_t idx;
 	int cls;
 	void *item;
+	size_t rz;
 
-	size_t rz = kdbg_redzone_enabled() ? KDBG_RZ_OVERHEAD : 0;
-
-	if (size > KM_MAXSMALL - rz)
-		return (km_large_alloc(size, 0, type, flags));
+	/* The set-up reads the tunables: redzone is known only after it. */
 	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
 	    !km_startup()) {
 		errno = ENOMEM;
 		return (NULL);
 	}
+	rz = kdbg_redzone_enabled() ? KDBG_RZ_OVERHEAD : 0;
+	if (size > KM_MAXSMALL - rz)
+		return (km_large_alloc(size, 0, type, flags));
 	cls = km_class(size + rz);
 	idx = mt_index("kmalloc", type);
 	if (KP_UNLIKELY(atomic_load_explicit(&kdbg_memguard_on,
@@ -880,6 +881,14 @@ kmalloc(size_t size, struct malloc_type *type, int flags)
 	return (kmalloc_inline(size, type, flags));
 }
 
+/* memguard: a freed guarded block leaves the FIFO. */
+static void
+km_guard_release(void *arg)
+{
+	memguard_large_release(arg);
+	uma_zfree(km_large_zone, arg);
+}
+
 /* Gives a large block back to the map; its owner was checked. */
 static void
 km_free_large(struct km_large *rec)
@@ -891,9 +900,7 @@ km_free_large(struct km_large *rec)
 	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
 	if (rec->kl_guard != 0) {
 		/* The record stays with its pages while they wait. */
-		rec = memguard_free(rec);
-		if (rec != NULL)
-			uma_zfree(km_large_zone, rec);
+		memguard_free(rec, km_guard_release);
 		return;
 	}
 	if (!kl_keep(rec->kl_addr, rec->kl_pages))
@@ -1107,6 +1114,12 @@ kmalloc_aligned(size_t size, size_t align, struct malloc_type *type, int flags)
 
 	if (align <= 16)
 		return (kmalloc(size, type, flags));
+	/* Whether redzones are on is known once kmalloc is set up. */
+	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
+	    !km_startup()) {
+		errno = ENOMEM;
+		return (NULL);
+	}
 	/*
 	 * kmalloc slabs start on a page and hold no header, so the items of a
 	 * class are aligned to the largest power of two dividing its size (up

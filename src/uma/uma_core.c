@@ -72,7 +72,8 @@ slab_words(const struct uma_keg *keg)
 static inline char *
 slab_base(const struct uma_slab *slab)
 {
-	return ((slab->us_flags & UMA_SLAB_INLINE) ? (char *)slab : slab->us_data);
+	return ((slab->us_flags & UMA_SLAB_INLINE) ? (char *)slab :
+	    slab->us_data - slab->us_keg->uk_hdroff);
 }
 
 /*
@@ -101,10 +102,17 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 			kmem_region_free(keg->uk_arena, mem, bytes, KMC_SLAB);
 			return (NULL);
 		}
-		slab->us_data = mem;
+		slab->us_data = mem + keg->uk_hdroff;
 		slab->us_flags = 0;
 	}
 	slab->us_keg = keg;
+	if (keg->uk_guard &&
+	    kp_protect(mem + keg->uk_guardoff, ps, KP_PROT_NONE) != 0) {
+		zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, slab, NULL,
+		    false);
+		kmem_region_free(keg->uk_arena, mem, bytes, KMC_SLAB);
+		return (NULL);
+	}
 	slab->us_freecount = (uint16_t)keg->uk_ipers;
 	unsigned w = slab_words(keg);
 	memset(slab->us_free, 0xff, w * sizeof(uint64_t));
@@ -274,35 +282,108 @@ keg_item_index(struct uma_keg *keg, struct uma_slab *slab, void *item,
 }
 
 /*
+ * The slab of item, which must be an item of keg in use; aborts naming
+ * zname otherwise.  Keg lock held.
+ */
+static struct uma_slab *
+keg_check_item(struct uma_keg *keg, void *item, const char *zname,
+    uint32_t *idxp)
+{
+	struct uma_slab *slab = uma_item_slab(item);
+
+	if (slab == NULL || slab->us_keg != keg)
+		kp_fatal("uma_zfree: %p was not allocated from zone %s", item,
+		    zname);
+	uint32_t idx = keg_item_index(keg, slab, item, zname);
+	if (slab->us_free[idx / 64] & (UINT64_C(1) << (idx % 64)))
+		kp_fatal("uma_zfree: %p: double free in zone %s", item, zname);
+	*idxp = idx;
+	return (slab);
+}
+
+/* memguard: gives back the header and pages of a slab off the FIFO. */
+static void
+keg_guard_release(void *arg)
+{
+	struct uma_slab *slab = arg;
+	struct uma_keg *keg = slab->us_keg;
+	char *base = slab_base(slab);
+
+	zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, slab, NULL, false);
+	kmem_region_free(keg->uk_arena, base,
+	    (size_t)keg->uk_ppera * kmem_page_size(), KMC_SLAB);
+}
+
+/* memguard_purge()'s question at uma_zdestroy(): the keg's slabs. */
+struct keg_purge {
+	struct uma_keg *kp_keg;        /* the keg destroyed */
+	struct uma_slablist kp_list;   /* its slabs taken off the FIFO */
+};
+
+static bool
+keg_guard_take(void *rec, void *arg)
+{
+	struct uma_slab *slab = rec;
+	struct keg_purge *kp = arg;
+
+	if (slab->us_keg != kp->kp_keg)
+		return (false);
+	LIST_INSERT_HEAD(&kp->kp_list, slab, us_link);
+	return (true);
+}
+
+/*
+ * memguard: a slab whose item was freed, off the keg's lists: fini runs,
+ * its pages become inaccessible and it waits on the FIFO (section 10).
+ */
+static void
+keg_guard_retire(struct uma_keg *keg, struct uma_slab *slab)
+{
+	if (keg->uk_fini != NULL)
+		keg->uk_fini(slab->us_data, (int)keg->uk_size);
+	(void)kp_protect(slab_base(slab), (size_t)keg->uk_ppera *
+	    kmem_page_size(), KP_PROT_NONE);
+	memguard_defer(slab, keg_guard_release);
+}
+
+/*
  * Returns n items to their slabs; aborts on an item already free.  A trash
  * keg's items are filled once they are known to be its own and in use;
  * lastuse is the type index kmalloc zones keep in them.
+ * A guarded keg's slabs leave the keg for memguard's FIFO.
  */
 static void
 keg_release(struct uma_keg *keg, void **items, int n, const char *zname,
     uint32_t lastuse)
 {
+	struct uma_slablist retired = LIST_HEAD_INITIALIZER(retired);
+	struct uma_slab *slab;
+	uint32_t idx;
+
 	kp_mutex_lock(&keg->uk_lock);
 	for (int i = 0; i < n; i++) {
-		struct uma_slab *slab = uma_item_slab(items[i]);
-		if (slab == NULL || slab->us_keg != keg)
-			kp_fatal("uma_zfree: %p was not allocated from zone %s", items[i],
-			    zname);
-		uint32_t idx = keg_item_index(keg, slab, items[i], zname);
-		uint64_t bit = UINT64_C(1) << (idx % 64);
-		if (slab->us_free[idx / 64] & bit)
-			kp_fatal("uma_zfree: %p: double free in zone %s", items[i],
-			    zname);
+		slab = keg_check_item(keg, items[i], zname, &idx);
 		if (keg->uk_trash)
 			kdbg_trash_fill(items[i], keg->uk_rsize,
 			    (keg->uk_flags & UMA_ZONE_MALLOC) != 0, lastuse);
 		LIST_REMOVE(slab, us_link);
-		slab->us_free[idx / 64] |= bit;
+		slab->us_free[idx / 64] |= UINT64_C(1) << (idx % 64);
 		slab->us_freecount++;
+		if (keg->uk_guard) {
+			/* Never reused: the slab leaves the keg. */
+			slab->us_flags |= UMA_SLAB_GUARD_FREED;
+			keg->uk_nslabs--;
+			LIST_INSERT_HEAD(&retired, slab, us_link);
+			continue;
+		}
 		keg->uk_free_items++;
 		keg_file_slab(keg, slab);
 	}
 	kp_mutex_unlock(&keg->uk_lock);
+	while ((slab = LIST_FIRST(&retired)) != NULL) {
+		LIST_REMOVE(slab, us_link);
+		keg_guard_retire(keg, slab);
+	}
 }
 
 /*
@@ -344,12 +425,17 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	uint32_t best_ppera = 1, best_ipers = 0;
 	double best_waste = 2.0;
 
-	if (rsize < 8)
+	/* A guarded item ends exactly where its alignment does. */
+	if (rsize < 8 && !keg->uk_guard)
 		rsize = 8;
 	rsize = (rsize + keg->uk_align) & ~keg->uk_align;
 	keg->uk_rsize = rsize;
 	keg->uk_inline = inline_hdr;
-	if (rsize > ps * UMA_SLAB_MAXPAGES / 2) {
+	if (keg->uk_guard) {
+		/* memguard: one item, ending at the guard page (section 10). */
+		best_ppera = (uint32_t)((rsize + ps - 1) / ps) + 1;
+		best_ipers = 1;
+	} else if (rsize > ps * UMA_SLAB_MAXPAGES / 2) {
 		/* Large items: one per slab, the slab as small as it can be. */
 		best_ppera = (uint32_t)((rsize + (inline_hdr ? 256 : 0) + ps - 1) / ps);
 		best_ipers = 1;
@@ -415,6 +501,13 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	} else {
 		keg->uk_hdroff = 0;
 		keg->uk_hdrzone = -1;
+		if (keg->uk_guard && kopt.memguard_before) {
+			keg->uk_guardoff = 0;
+			keg->uk_hdroff = (uint32_t)ps;
+		} else if (keg->uk_guard) {
+			keg->uk_guardoff = (uint32_t)((best_ppera - 1) * ps);
+			keg->uk_hdroff = keg->uk_guardoff - rsize;
+		}
 		for (int i = 0; i < UMA_NHDRZONES; i++) {
 			if (keg->uk_hdrsize <= uma_hdr_sizes[i]) {
 				keg->uk_hdrzone = i;
@@ -1152,6 +1245,13 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 
 	if (item == NULL)
 		return;
+	/* memguard: a bad free must not reach the dtor (section 10). */
+	if (KP_UNLIKELY(zone->uz_keg != NULL && zone->uz_keg->uk_guard)) {
+		uint32_t idx;
+		kp_mutex_lock(&zone->uz_keg->uk_lock);
+		(void)keg_check_item(zone->uz_keg, item, zone->uz_name, &idx);
+		kp_mutex_unlock(&zone->uz_keg->uk_lock);
+	}
 	/* arg == &uma_tcache_empty: a ctor failed; no dtor. */
 	bool dtor = arg != (void *)&uma_tcache_empty;
 	if (!dtor)
@@ -1276,7 +1376,7 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 static void
 keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
     uma_init uminit, uma_fini fini, uint32_t align, uint32_t flags,
-    bool inline_hdr, uint32_t itemmeta)
+    bool inline_hdr, uint32_t itemmeta, bool guard)
 {
 	kp_mutex_init(&keg->uk_lock);
 	LIST_INIT(&keg->uk_part);
@@ -1293,7 +1393,8 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	/* kmem's own zones keep their slabs with the rest of the metadata. */
 	keg->uk_arena = inline_hdr ? kmem_meta_arena() : kmem_map_arena();
 	/* kmem_debug.h, section 2: what trash=1 covers. */
-	keg->uk_trash = kdbg_trash_enabled() && !inline_hdr &&
+	keg->uk_guard = guard;
+	keg->uk_trash = kdbg_trash_enabled() && !inline_hdr && !guard &&
 	    !(flags & (UMA_ZFLAG_INTERNAL | UMA_ZONE_ZINIT)) && uminit == NULL &&
 	    fini == NULL;
 	keg_layout(keg, inline_hdr);
@@ -1311,7 +1412,7 @@ uma_internal_zone(struct uma_zk *zk, const char *name, size_t size)
 	zk->zk_zone.uz_freeslow |= UMA_FREESLOW_NOCACHE;
 	/* Cache-line aligned: slab headers must be (page table pointers). */
 	keg_init(&zk->zk_keg, &zk->zk_zone, size, NULL, NULL, UMA_CACHE_LINE - 1,
-	    UMA_ZONE_NOBUCKET, true, 0);
+	    UMA_ZONE_NOBUCKET, true, 0, false);
 	LIST_INSERT_HEAD(&uma_zones, &zk->zk_zone, uz_link);
 }
 
@@ -1388,6 +1489,7 @@ zone_register(struct uma_zone *zone, bool cache)
 {
 	/* The debug modes check on the slow paths (kmem_debug.h, section 1). */
 	if (zone->uz_keg != NULL && (zone->uz_keg->uk_trash ||
+	    zone->uz_keg->uk_guard ||
 	    ((zone->uz_flags & UMA_ZONE_MALLOC) && kopt.redzone)))
 		cache = false;
 	kp_mutex_lock(&uma_zones_lock);
@@ -1441,8 +1543,12 @@ uma_zcreate(const char *name, size_t size, uma_ctor ctor, uma_dtor dtor,
 	memset(zk, 0, sizeof(*zk));
 	zone_init_common(&zk->zk_zone, name, size, ctor, dtor, flags);
 	zone_debug_init(&zk->zk_zone);
+	/*
+	 * memguard guards callers' zones by name; not NOFREE ones, whose
+	 * items may be read after their free (type-stable memory).
+	 */
 	keg_init(&zk->zk_keg, &zk->zk_zone, size, uminit, fini, amask, flags,
-	    false, 0);
+	    false, 0, !(flags & UMA_ZONE_NOFREE) && kdbg_guarded(name));
 	zone_set_bucket_sizes(&zk->zk_zone, zk->zk_keg.uk_rsize);
 	zone_register(&zk->zk_zone, (flags & UMA_ZONE_NOBUCKET) == 0);
 	return (&zk->zk_zone);
@@ -1462,7 +1568,7 @@ uma_zcreate_internal(const char *name, size_t size, int align, uint32_t flags,
 	memset(zk, 0, sizeof(*zk));
 	zone_init_common(&zk->zk_zone, name, size, NULL, NULL, flags);
 	keg_init(&zk->zk_keg, &zk->zk_zone, size, NULL, NULL, (uint32_t)align,
-	    flags, false, itemmeta);
+	    flags, false, itemmeta, false);
 	zone_set_bucket_sizes(&zk->zk_zone, zk->zk_keg.uk_rsize);
 	zone_register(&zk->zk_zone, (flags & UMA_ZONE_NOBUCKET) == 0);
 	return (&zk->zk_zone);
@@ -1549,10 +1655,19 @@ uma_zdestroy(uma_zone_t zone)
 		kp_mutex_unlock(&p->uz_lock);
 		/* The secondary's items stay lost to the primary's keg. */
 	} else if (keg != NULL) {
-		/* Every slab goes back, used or not. */
+		/* Every slab goes back, used or not, and freed guarded ones. */
 		struct uma_slablist *lists[3] = {&keg->uk_part, &keg->uk_full,
 		    &keg->uk_free};
 		struct uma_slab *slab;
+		if (keg->uk_guard) {
+			struct keg_purge kp = {keg,
+			    LIST_HEAD_INITIALIZER(kp.kp_list)};
+			memguard_purge(keg_guard_release, keg_guard_take, &kp);
+			while ((slab = LIST_FIRST(&kp.kp_list)) != NULL) {
+				LIST_REMOVE(slab, us_link);
+				keg_guard_release(slab);
+			}
+		}
 		for (int i = 0; i < 3; i++) {
 			while ((slab = LIST_FIRST(lists[i])) != NULL) {
 				LIST_REMOVE(slab, us_link);

@@ -182,6 +182,32 @@
  *    they count against a zone's limit as cached items always do (a zone
  *    whose limit is below 64 items has no thread caches, so loses none).
  *    The child's one thread keeps its own cache.
+ *
+ * 10. memguard kegs
+ *
+ *    A caller's zone named in the memguard tunable (kmem_debug.h, section
+ *    6) gets a keg whose slabs hold one item each and one more page, the
+ *    guard page, made inaccessible when the slab is made.  The item sits
+ *    at the end of the pages before the guard (uk_hdroff bytes in, so
+ *    that it ends where the guard page starts), or with memguard_before
+ *    right after a guard page that comes first:
+ *
+ *        after:   | .. slack .. | item | guard |
+ *        before:  | guard | item | .. slack .. |
+ *
+ *    The zone has no per-thread cache, so every allocation takes a slab
+ *    from the keg (a new one: a freed slab never comes back) and every
+ *    free gives the item back to it at once; the counts of section 3
+ *    stay exact (used = uz_items) and the limit and reserve apply as to
+ *    any zone.  uma_zfree() checks the item (this keg's, the start of it,
+ *    not free) before the dtor runs.  The freed item's slab leaves the
+ *    keg: fini runs, every page becomes inaccessible, the slab is marked
+ *    UMA_SLAB_GUARD_FREED and queued on memguard's FIFO, and only when it
+ *    falls off the FIFO do its header and pages go back.  Its pages keep
+ *    pointing at the header meanwhile, so a second free is a double free
+ *    and the fault handler finds the item from any address of the slab.
+ *    uma_zdestroy() takes the keg's slabs off the FIFO first.  Secondary
+ *    zones share the keg, and so the guard, of their primary.
  */
 #ifndef KMEM_UMA_INT_H
 #define KMEM_UMA_INT_H
@@ -291,6 +317,8 @@ struct uma_slab {
 _Static_assert(sizeof(struct uma_slab) == 64, "a slab header's fixed part");
 LIST_HEAD(uma_slablist, uma_slab);
 #define UMA_SLAB_INLINE 0x1 /* header inside the slab's first page */
+#define UMA_SLAB_GUARD_FREED 0x2 /* memguard: the item was freed, the slab
+				    waits on the FIFO (section 10) */
 
 struct uma_keg {
 	kp_mutex_t uk_lock;            /* guards the slab lists and counts */
@@ -307,7 +335,10 @@ struct uma_keg {
 	uint32_t uk_ppera;             /* pages per slab */
 	uint32_t uk_flags;             /* UMA_ZONE_* */
 	uint32_t uk_hdrsize;           /* bytes of a slab header */
-	uint32_t uk_hdroff;            /* items start here (inline header) */
+	uint32_t uk_hdroff;            /* items start this far into the slab
+					  (inline header, memguard) */
+	uint32_t uk_guardoff;          /* memguard: byte offset of the guard
+					  page in the slab */
 	uint32_t uk_itemmeta;          /* bytes of per-item metadata in the
 					  header (after the bitset), or 0;
 					  a new slab's are UMA_ITEMMETA_INIT */
@@ -323,6 +354,8 @@ struct uma_keg {
 					  uma_slab_mindex()) */
 	bool uk_inline;                /* header inside the slab */
 	bool uk_trash;                 /* free items hold junk (kmem_debug.h) */
+	bool uk_guard;                 /* memguard: one item and a guard page
+					  per slab (section 10) */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
 	uma_fini uk_fini;              /* item fini */
