@@ -894,7 +894,7 @@ static void
 kr_summary(FILE *out, const struct kr_opts *o, const char *dir,
     const struct kr_result *r)
 {
-	char path[PATH_MAX + 32], cmd[64];
+	char path[PATH_MAX + 32], cmd[PATH_MAX];
 	struct memstat_kmem mk;
 	size_t nm = 0, nz = 0;
 
