@@ -3,7 +3,13 @@
 #   make            build the library, tools, examples and benchmarks (build/)
 #   make check      install what is missing, then every test: the normal
 #                   build, an AddressSanitizer+UndefinedBehaviorSanitizer
-#                   build (clang), and the threaded tests under ThreadSanitizer
+#                   build (clang), the threaded tests under ThreadSanitizer,
+#                   and each libFuzzer harness for 30 seconds
+#   make fuzz [SECONDS=N]
+#                   build the libFuzzer harnesses (tests/fuzz, clang, in
+#                   build-fuzz/) and run each for N seconds (default 60)
+#                   over a copy of its seed corpus; a crash fails, naming
+#                   the file that holds the input
 #   make demo       install what is missing, build, run the showcase
 #                   (scripts/demo.sh: a leak hunt with kmemstat, then map_demo)
 #   make bench      run the benchmarks
@@ -28,8 +34,10 @@ CTEST ?= ctest
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
+BUILD_FUZZ := build-fuzz
+SECONDS ?= 60
 
-.PHONY: all setup build check test test-asan test-tsan demo bench bench-quick stress \
+.PHONY: all setup build check test test-asan test-tsan fuzz demo bench bench-quick stress \
 	install format clean
 
 all: build
@@ -61,15 +69,26 @@ test-tsan:
 	$(CMAKE) --build $(BUILD_TSAN) -j $(JOBS)
 	set -o pipefail; cd $(BUILD_TSAN) && $(CTEST) --output-on-failure -L threads | tee ctest.log
 
+# The harnesses run one after another: each is a CTest test labelled fuzz
+# that runs for FUZZ_SECONDS (tests/fuzz/run.sh).
+fuzz:
+	CC=clang $(CMAKE) -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DKMEM_FUZZ=ON -DKMEM_TESTS=OFF -DKMEM_BENCH=OFF -DKMEM_EXAMPLES=OFF >/dev/null
+	$(CMAKE) --build $(BUILD_FUZZ) -j $(JOBS)
+	set -o pipefail; cd $(BUILD_FUZZ) && FUZZ_SECONDS=$(SECONDS) \
+		$(CTEST) --output-on-failure -L fuzz | tee ctest.log
+
 check: setup
 	$(MAKE) test
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
+	$(MAKE) fuzz SECONDS=30
 	$(MAKE) bench-quick
-	@n=$$(cat $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log $(BUILD_TSAN)/ctest.log | \
+	@n=$$(cat $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log $(BUILD_TSAN)/ctest.log \
+		$(BUILD_FUZZ)/ctest.log | \
 		sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' | \
 		awk '{ s += $$1 } END { print s + 0 }'); \
-		echo "make check: every run passed (plain, ASan+UBSan, TSan, benchmark smoke run)"; \
+		echo "make check: every run passed (plain, ASan+UBSan, TSan, fuzzing, benchmark smoke run)"; \
 		echo "check: $$n passed, 0 failed"
 
 demo: setup build
@@ -98,4 +117,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)

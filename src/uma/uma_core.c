@@ -1720,9 +1720,20 @@ uma_zone_set_max(uma_zone_t zone, int nitems)
 	zone_fit_caching(zone);
 	kp_cond_broadcast(&zone->uz_cv);
 	kp_mutex_unlock(&zone->uz_lock);
-	/* Ask threads for items they cache beyond the new limit. */
-	if (max != 0)
+	/*
+	 * Ask threads for items they cache beyond the new limit, and give
+	 * back the caller's at once: its fast path would hand them out past
+	 * a limit set below what it caches.
+	 */
+	if (max != 0) {
+		struct uma_tcache *tc = uma_tc;
 		atomic_fetch_add(&uma_drain_gen, 1);
+		if (tc != &uma_tcache_empty && zone->uz_id != UMA_SLOT_NONE) {
+			kp_mutex_lock(&uma_tc_lock);
+			cache_flush(zone, &tc->tc_cache[zone->uz_id], true);
+			kp_mutex_unlock(&uma_tc_lock);
+		}
+	}
 	return ((int)max);
 }
 

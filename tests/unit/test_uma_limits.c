@@ -1,9 +1,10 @@
 /*
  * test_uma_limits.c -- uma zones against bounds, in one thread: item limits
- * with M_NOWAIT, the limit warning and the maxaction callback, reserves and
- * M_USE_RESERVE, uma_prealloc(), reclaim requests giving pages back to the
- * map (and NOFREE zones keeping them), and the map's low-memory path making
- * uma give its cached items back.
+ * with M_NOWAIT (also lowered below what the thread caches), the limit
+ * warning and the maxaction callback, reserves and M_USE_RESERVE,
+ * uma_prealloc(), reclaim requests giving pages back to the map (and
+ * NOFREE zones keeping them), and the map's low-memory path making uma
+ * give its cached items back.
  *
  * Every test runs in a child of its own (kt_child) with a map of known size.
  */
@@ -119,6 +120,41 @@ test_limit_nowait(void **state)
 {
 	KT_NEEDS_EVERY_ALLOCATION();
 	kt_assert_child_ok(child_limit_nowait, NULL);
+}
+
+/*
+ * A limit set below what the calling thread caches: the cached items go
+ * back at once, and no more than the limit can be allocated.
+ */
+static void
+child_limit_lowered(void *arg)
+{
+	static void *v[100];
+	uma_zone_t z = uma_zcreate("lowered", 64, NULL, NULL, NULL, NULL,
+	    UMA_ALIGN_PTR, 0);
+	int n;
+
+	KT_CHECK(z != NULL);
+	KT_EQ(fill(z, v, 100, M_NOWAIT), 100);
+	for (int i = 0; i < 100; i++)
+		uma_zfree(z, v[i]);
+	KT_CHECK(kt_zone_stats(z).zs_free_cache > 0);
+	KT_EQ(uma_zone_set_max(z, 4), 4);
+	KT_EQ(kt_zone_stats(z).zs_free_cache, 0);
+	n = fill(z, v, 100, M_NOWAIT);
+	KT_EQ(n, 4);
+	KT_EQ(uma_zone_get_cur(z), 4);
+	for (int i = 0; i < n; i++)
+		uma_zfree(z, v[i]);
+	kt_zone_consistent(z);
+	uma_zdestroy(z);
+}
+
+static void
+test_limit_lowered(void **state)
+{
+	KT_NEEDS_EVERY_ALLOCATION();
+	kt_assert_child_ok(child_limit_lowered, NULL);
 }
 
 /* ---- the limit warning ---------------------------------------------------- */
@@ -608,6 +644,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limit_nowait),
+		cmocka_unit_test(test_limit_lowered),
 		cmocka_unit_test(test_limit_warning),
 		cmocka_unit_test(test_maxaction),
 		cmocka_unit_test(test_reserve),
