@@ -919,7 +919,7 @@ kp_thread_start(const char *name, void *(*fn)(void *), void *arg)
 int
 kp_app_threads(void)
 {
-	char buf[2048];
+	char buf[4096];
 	ssize_t n;
 	int fd, own;
 	long threads;
