@@ -171,8 +171,15 @@
  *
  *    The requested size of a small kmalloc block is kept in the slab
  *    header (the kmalloc zones' per-item metadata has a second array, of
- *    uint32_t, after the tags), so kmalloc_usable_size() and kzfree() give
- *    and clear only the requested bytes; krealloc() always moves a block.
+ *    uint32_t, after the tags); kzfree() clears the block's bytes,
+ *    kmalloc_usable_size() hands the caller the whole item (the block
+ *    grows to it) and a krealloc() in place resizes the block.  Under
+ *    memcheck a small block starts KDBG_VG_FRONT bytes into its item, as
+ *    with redzones, so that the slab header's pointer to its first item
+ *    is no pointer to a block: a block never freed is "definitely lost".
+ *    A large block is at the start of its pages, which its record points
+ *    at: one never freed shows as "still reachable"; and so does, for the
+ *    same reason, the first item of a zone's slab.
  */
 #ifndef KMEM_DEBUG_H
 #define KMEM_DEBUG_H
@@ -425,6 +432,32 @@ kdbg_block_free(void *block, void *item, size_t rsize)
 	(void)block;
 	(void)item;
 	(void)rsize;
+#endif
+}
+
+/*
+ * The block at block (item of rsize bytes) of oldsize bytes now has
+ * newsize: kmalloc_usable_size() and a krealloc() in place.
+ */
+static inline void
+kdbg_block_resize(void *block, void *item, size_t rsize, size_t oldsize,
+    size_t newsize)
+{
+#if KDBG_ASAN
+	(void)oldsize;
+	ASAN_POISON_MEMORY_REGION(item, rsize);
+	ASAN_UNPOISON_MEMORY_REGION(block, newsize);
+#elif defined(KMEM_HAVE_VALGRIND)
+	(void)item;
+	(void)rsize;
+	if (kdbg_annotating())
+		VALGRIND_RESIZEINPLACE_BLOCK(block, oldsize, newsize, 0);
+#else
+	(void)block;
+	(void)item;
+	(void)rsize;
+	(void)oldsize;
+	(void)newsize;
 #endif
 }
 

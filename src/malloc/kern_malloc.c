@@ -602,6 +602,27 @@ km_asked(const struct km_where *w)
 	return (v);
 }
 
+/*
+ * Annotations on: the located block at addr now has size bytes (at most
+ * its usable size): recorded, and told to the tool.
+ */
+static void
+km_resize(void *addr, const struct km_where *w, size_t size)
+{
+	size_t old = km_asked(w);
+	uint32_t v = (uint32_t)size;
+
+	if (w->kw_large != NULL) {
+		w->kw_large->kl_size = size;
+		if (w->kw_large->kl_guard != 0)
+			return;
+		kdbg_block_resize(addr, addr, w->kw_large->kl_usable, old, size);
+		return;
+	}
+	memcpy(km_asize_at(w->kw_keg, w->kw_slab, w->kw_tag), &v, sizeof(v));
+	kdbg_block_resize(addr, w->kw_item, w->kw_keg->uk_rsize, old, size);
+}
+
 static KP_NOINLINE void *
 km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 {
@@ -660,9 +681,12 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	while (live > hwm && !atomic_compare_exchange_weak(&mt->mt_hwm, &hwm, live))
 		;
 	/* Fresh pages read as zero: M_ZERO costs only on a kept block. */
-	if (reused && (flags & M_ZERO))
+	if (reused && (flags & M_ZERO)) {
+		kdbg_mem_open(addr, pages * ps, true); /* no access while kept */
 		memset(addr, 0, pages * ps);
-	if (kdbg_annotating())
+	}
+	/* memguard's blocks are left to memguard: its guard pages fault. */
+	if (kdbg_annotating() && rec->kl_guard == 0)
 		kdbg_block_alloc(addr, rec->kl_usable, addr, size,
 		    (flags & M_ZERO) != 0);
 	return (addr);
@@ -906,8 +930,8 @@ km_free_large(struct km_large *rec)
 	size_t ps = kmem_page_size();
 	struct mt_type *mt = &mt_table[rec->kl_type];
 
-	if (kdbg_annotating()) {
-		/* Kept or guarded pages stay out of reach. */
+	if (kdbg_annotating() && rec->kl_guard == 0) {
+		/* Kept pages stay out of reach. */
 		kdbg_block_free(rec->kl_addr, rec->kl_addr, rec->kl_usable);
 		kdbg_mem_noaccess(rec->kl_addr, rec->kl_usable);
 	}
@@ -1051,10 +1075,17 @@ kmalloc_usable_size(const void *addr)
 		if (*w.kw_tag == MT_TAG_FREE)
 			kp_fatal("kmalloc_usable_size: %p: a free block (zone %s)", addr,
 			    w.kw_keg->uk_primary->uz_name);
-		return (kdbg_redzone_enabled() ? kdbg_rz_size(addr) :
-		    kdbg_annotating() ? km_asked(&w) : w.kw_keg->uk_rsize);
+		if (kdbg_redzone_enabled())
+			return (kdbg_rz_size(addr));
+		size_t usable = w.kw_keg->uk_rsize - kdbg_km_front();
+		/* The caller may use all of it: the block grows to it. */
+		if (kdbg_annotating())
+			km_resize((void *)(uintptr_t)addr, &w, usable);
+		return (usable);
 	}
-	return (kdbg_annotating() ? km_asked(&w) : w.kw_large->kl_usable);
+	if (kdbg_annotating() && w.kw_large->kl_guard == 0)
+		km_resize((void *)(uintptr_t)addr, &w, w.kw_large->kl_usable);
+	return (w.kw_large->kl_usable);
 }
 
 void *
@@ -1073,26 +1104,31 @@ krealloc(void *addr, size_t size, struct malloc_type *type, int flags)
 			km_bad_tag("krealloc", addr, type, &w);
 		have = w.kw_keg->uk_rsize;
 		/* Keep the block while the size fits its class and is more than
-		 * half of it; with redzones or annotations the block always
-		 * moves. */
-		if (kdbg_redzone_enabled())
+		 * half of it; with redzones the block always moves. */
+		if (kdbg_redzone_enabled()) {
 			have = kdbg_rz_size(addr);
-		else if (kdbg_annotating())
-			have = km_asked(&w);
-		else if (size <= have && (size > have / 2 || have == km_sizes[0]))
+		} else if (size <= have - kdbg_km_front() &&
+		    (size > have / 2 || have == km_sizes[0])) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			return (addr);
+		} else if (kdbg_annotating()) {
+			have = km_asked(&w);
+		}
 	} else {
 		if (w.kw_large->kl_type != idx)
 			kp_fatal("krealloc: %p: allocated as type %s, reallocated as "
 			    "type %s", addr, mt_table[w.kw_large->kl_type].mt_name,
 			    type->ks_shortdesc);
 		have = w.kw_large->kl_usable;
-		if (kdbg_annotating())
-			have = km_asked(&w);
-		else if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			w.kw_large->kl_size = size;
 			return (addr);
 		}
+		if (kdbg_annotating())
+			have = km_asked(&w);
 	}
 	n = kmalloc(size, type, flags & ~M_ZERO);
 	if (n == NULL)
@@ -1234,21 +1270,27 @@ krealloc_any(void *addr, size_t size, struct malloc_type *type, int flags)
 			    "a free block (use after free)" : "corrupt type tag",
 			    w.kw_keg->uk_primary->uz_name);
 		have = w.kw_keg->uk_rsize;
-		if (kdbg_redzone_enabled())
+		if (kdbg_redzone_enabled()) {
 			have = kdbg_rz_size(addr);
-		else if (kdbg_annotating())
-			have = km_asked(&w);
-		else if (size <= have && (size > have / 2 || have == km_sizes[0]))
+		} else if (size <= have - kdbg_km_front() &&
+		    (size > have / 2 || have == km_sizes[0])) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			return (addr);
+		} else if (kdbg_annotating()) {
+			have = km_asked(&w);
+		}
 	} else {
 		idx = w.kw_large->kl_type;
 		have = w.kw_large->kl_usable;
-		if (kdbg_annotating())
-			have = km_asked(&w);
-		else if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			w.kw_large->kl_size = size;
 			return (addr);
 		}
+		if (kdbg_annotating())
+			have = km_asked(&w);
 	}
 	/* The block keeps its type: it is the same object, resized. */
 	owner = mt_table[idx].mt_public != NULL ? mt_table[idx].mt_public : type;
