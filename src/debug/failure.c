@@ -1,6 +1,7 @@
 /*
- * failure.c -- failure injection (kmem_debug.h, section 1) and the debug
- * layer's set-up.
+ * failure.c -- failure injection (kmem_debug.h, section 5) and the debug
+ * layer's set-up, which also finds out whether annotations are on
+ * (section 8).
  */
 #include "kmem_debug.h"
 
@@ -12,11 +13,31 @@
 
 atomic_bool kdbg_fail_on;
 atomic_bool kdbg_memguard_on;
+atomic_bool kdbg_annot_on;
 
 static _Atomic uint64_t kdbg_fail_calls; /* requests counted */
 static _Atomic uint64_t kdbg_fail_done;  /* failures injected */
 
 void memguard_init(void);
+
+/*
+ * Whether the program runs under valgrind's memcheck: RUNNING_ON_VALGRIND
+ * says valgrind, and only memcheck answers VALGRIND_GET_VBITS (the other
+ * tools return the request's default, 0).
+ */
+static bool
+kdbg_on_memcheck(void)
+{
+#if defined(KMEM_HAVE_VALGRIND) && !KDBG_ASAN
+	unsigned char v = 0, vbits;
+
+	if (RUNNING_ON_VALGRIND == 0)
+		return (false);
+	return (VALGRIND_GET_VBITS(&v, &vbits, 1) == 1);
+#else
+	return (false);
+#endif
+}
 
 void
 kdbg_init(void)
@@ -30,6 +51,7 @@ kdbg_init(void)
 	if (kopt.fail_commit != 0)
 		kp_inject_every(KP_OP_COMMIT, (unsigned)kopt.fail_commit);
 	atomic_store(&kdbg_fail_on, kopt.failure_rate != 0);
+	atomic_store(&kdbg_annot_on, KDBG_ASAN || kdbg_on_memcheck());
 	if (kopt.memguard[0] != '\0') {
 		memguard_init();
 		atomic_store(&kdbg_memguard_on, true);
@@ -90,5 +112,6 @@ kdbg_fail_counted(void)
 bool
 kdbg_kmalloc_divert(void)
 {
-	return (atomic_load(&kdbg_fail_on) || atomic_load(&kdbg_memguard_on));
+	return (atomic_load(&kdbg_fail_on) || atomic_load(&kdbg_memguard_on) ||
+	    kdbg_annotating());
 }

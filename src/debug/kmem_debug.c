@@ -29,6 +29,7 @@ kdbg_trash_fill(void *item, size_t size, bool mtype, uint32_t lastuse)
 	uint32_t w = KDBG_JUNK;
 	size_t n = size & ~(size_t)3;
 
+	kdbg_mem_open(item, size, false);
 	for (size_t i = 0; i < n; i += 4)
 		memcpy(p + i, &w, 4);
 	for (size_t i = n; i < size; i++)
@@ -37,10 +38,27 @@ kdbg_trash_fill(void *item, size_t size, bool mtype, uint32_t lastuse)
 		uint64_t t = lastuse;
 		memcpy(p + size - KDBG_TRASH_TAIL, &t, sizeof(t));
 	}
+	kdbg_mem_noaccess(item, size);
 }
 
+static bool trash_check(const void *item, size_t size, const char *zone,
+    bool mtype, bool fatal);
+
+/* The item is no access to the tools but to this check (section 8). */
 bool
 kdbg_trash_check(const void *item, size_t size, const char *zone, bool mtype,
+    bool fatal)
+{
+	bool ok;
+
+	kdbg_mem_open(item, size, true);
+	ok = trash_check(item, size, zone, mtype, fatal);
+	kdbg_mem_noaccess(item, size);
+	return (ok);
+}
+
+static bool
+trash_check(const void *item, size_t size, const char *zone, bool mtype,
     bool fatal)
 {
 	const unsigned char *p = item;

@@ -1,7 +1,7 @@
 /*
  * kmem_debug.h -- the debug layer: trash checks, redzones, failure
- * injection and memguard.  Not for use
- * outside kmem.
+ * injection, memguard, and annotations for valgrind and AddressSanitizer.
+ * Not for use outside kmem.
  *
  * 1. Switches
  *
@@ -135,6 +135,68 @@
  *    and by uma_zfree() of a guarded item, with no other lock held, and
  *    released before a run that fell off is given back to the map.  The
  *    counters are atomic.
+ *
+ * 8. Valgrind and AddressSanitizer (annotations)
+ *
+ *    With the annotations on, the blocks of kmalloc and the items of the
+ *    callers' zones look like heap blocks to the tool: a free one cannot
+ *    be touched, an allocated one can in its requested bytes only.  They
+ *    are on in a build with -fsanitize=address (always), and in a build
+ *    that found valgrind/memcheck.h when the program runs under memcheck
+ *    (kdbg_init() asks once: RUNNING_ON_VALGRIND, then a request only
+ *    memcheck answers, so callgrind and the other tools see kmem as it
+ *    runs normally).  kdbg_annot_on says so; it is set before any zone is
+ *    made.
+ *
+ *    Diversion: as for trash and redzones (section 1), the zones covered
+ *    get no per-thread cache slot and kmalloc's size tables stay pointing
+ *    at slot 0, so every allocation and free takes a slow path, where the
+ *    annotations are, and the fast paths carry no instruction for them.
+ *    Covered: the kmalloc zones, large kmalloc blocks and the zones
+ *    callers make; kmem's own zones (inline headers or
+ *    UMA_ZFLAG_INTERNAL) hold its metadata and are not.
+ *
+ *    States of an item (uk_annot kegs):
+ *
+ *        in its slab       no access (a new slab's items, once init and
+ *                          the trash fill ran; every item back in its slab)
+ *        taken by uma      accessible, undefined (defined when an init or
+ *                          UMA_ZONE_ZINIT made it), for init, ctor, M_ZERO
+ *        handed out        a heap block of the size asked for (uma: the
+ *                          zone's item size; kmalloc: the requested size,
+ *                          the rest of the item no access)
+ *        being freed       the block is freed, then the whole item is
+ *                          accessible and defined for kmem's checks (dtor,
+ *                          fini, redzones, trash), until it is in its slab
+ *
+ *    kmem's own reads and writes of a free item (trash fill and check,
+ *    kmem_check()'s walk of guards) open the item around the access.
+ *
+ *    Valgrind: a block handed out is VALGRIND_MALLOCLIKE_BLOCK (memcheck
+ *    records the allocation's stack, marks it undefined or defined, and
+ *    counts it in the leak summary), a free VALGRIND_FREELIKE_BLOCK
+ *    (memcheck records the free's stack and reports a later access as
+ *    inside a freed block); the other states are VALGRIND_MAKE_MEM_*.
+ *    The malloclike pair fits better than a mempool: kmem's slabs are not
+ *    heap blocks of anyone, and each block is allocated and freed on its
+ *    own.  AddressSanitizer: a block handed out is unpoisoned for its
+ *    requested bytes, the rest of its item poisoned, so that one byte past
+ *    kmalloc(n) is a report; free and no-access items are poisoned
+ *    (reported as use-after-poison).  Pages going back to the system are
+ *    unpoisoned by the platform, so memory reused by any layer starts
+ *    clean.
+ *
+ *    The requested size of a small kmalloc block is kept in the slab
+ *    header (the kmalloc zones' per-item metadata has a second array, of
+ *    uint32_t, after the tags); kzfree() clears the block's bytes,
+ *    kmalloc_usable_size() hands the caller the whole item (the block
+ *    grows to it) and a krealloc() in place resizes the block.  Under
+ *    memcheck a small block starts KDBG_VG_FRONT bytes into its item, as
+ *    with redzones, so that the slab header's pointer to its first item
+ *    is no pointer to a block: a block never freed is "definitely lost".
+ *    A large block is at the start of its pages, which its record points
+ *    at: one never freed shows as "still reachable"; and so does, for the
+ *    same reason, the first item of a zone's slab.
  */
 #ifndef KMEM_DEBUG_H
 #define KMEM_DEBUG_H
@@ -146,6 +208,25 @@
 
 #include "../platform/options.h"
 
+/* Built with AddressSanitizer (section 8). */
+#if defined(__SANITIZE_ADDRESS__)
+#define KDBG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KDBG_ASAN 1
+#endif
+#endif
+#ifndef KDBG_ASAN
+#define KDBG_ASAN 0
+#endif
+
+#if KDBG_ASAN
+#include <sanitizer/asan_interface.h>
+#elif defined(KMEM_HAVE_VALGRIND)
+#include <valgrind/memcheck.h>
+#include <valgrind/valgrind.h>
+#endif
+
 #define KDBG_JUNK 0xdeadc0deu /* every word of a free item (trash) */
 #define KDBG_RZ_BYTE 0xfdu    /* every byte of a redzone */
 #define KDBG_RZ_FRONT 32      /* bytes before a redzoned block */
@@ -153,6 +234,7 @@
 #define KDBG_RZ_OVERHEAD (KDBG_RZ_FRONT + KDBG_RZ_BACK)
 #define KDBG_RZ_FRAMES 12     /* call-stack frames kept per block */
 #define KDBG_TRASH_TAIL 8     /* kmalloc zones: the type index at the end */
+#define KDBG_VG_FRONT 16      /* memcheck: bytes before a small kmalloc block */
 
 static inline bool
 kdbg_trash_enabled(void)
@@ -225,8 +307,8 @@ uint64_t kdbg_fail_injected(void);
 uint64_t kdbg_fail_counted(void);
 
 /*
- * Whether kmalloc() must always take its slow path (failure injection or
- * memguard is on).
+ * Whether kmalloc() must always take its slow path (failure injection,
+ * memguard or the annotations are on).
  */
 bool kdbg_kmalloc_divert(void);
 
@@ -263,5 +345,151 @@ void memguard_defer(void *rec, void (*release)(void *rec));
  */
 void memguard_purge(void (*release)(void *rec), bool (*take)(void *rec,
     void *arg), void *arg);
+
+/* ---- valgrind and AddressSanitizer (section 8) --------------------------- */
+
+/* Set by kdbg_init(): running under memcheck (or built with ASan). */
+extern atomic_bool kdbg_annot_on;
+
+/* Whether blocks and items are annotated; constant false without a tool. */
+static inline bool
+kdbg_annotating(void)
+{
+#if KDBG_ASAN
+	return (true);
+#elif defined(KMEM_HAVE_VALGRIND)
+	return (atomic_load_explicit(&kdbg_annot_on, memory_order_relaxed));
+#else
+	return (false);
+#endif
+}
+
+/*
+ * Bytes from the start of a small kmalloc item to its block: the front
+ * guard with redzones; under memcheck KDBG_VG_FRONT, so that no pointer
+ * of kmem's (a slab header's to its first item) points at a block and
+ * hides it from the leak check (section 8).
+ */
+static inline size_t
+kdbg_km_front(void)
+{
+	if (kdbg_redzone_enabled())
+		return (KDBG_RZ_FRONT);
+#if !KDBG_ASAN && defined(KMEM_HAVE_VALGRIND)
+	if (kdbg_annotating())
+		return (KDBG_VG_FRONT);
+#endif
+	return (0);
+}
+
+/* n bytes at p may not be touched (a free item, slack). */
+static inline void
+kdbg_mem_noaccess(const void *p, size_t n)
+{
+#if KDBG_ASAN
+	ASAN_POISON_MEMORY_REGION(p, n);
+#elif defined(KMEM_HAVE_VALGRIND)
+	if (kdbg_annotating())
+		(void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+/* n bytes at p are kmem's to use; their contents are defined or not. */
+static inline void
+kdbg_mem_open(const void *p, size_t n, bool defined)
+{
+#if KDBG_ASAN
+	(void)defined;
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+#elif defined(KMEM_HAVE_VALGRIND)
+	if (!kdbg_annotating())
+		return;
+	if (defined)
+		(void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+	else
+		(void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#else
+	(void)p;
+	(void)n;
+	(void)defined;
+#endif
+}
+
+/*
+ * A block of size bytes at block, inside item (rsize bytes), is handed out;
+ * its contents are defined (M_ZERO, a zone's init) or not.
+ */
+static inline void
+kdbg_block_alloc(void *item, size_t rsize, void *block, size_t size,
+    bool defined)
+{
+#if KDBG_ASAN
+	(void)defined;
+	ASAN_POISON_MEMORY_REGION(item, rsize);
+	ASAN_UNPOISON_MEMORY_REGION(block, size);
+#elif defined(KMEM_HAVE_VALGRIND)
+	if (!kdbg_annotating())
+		return;
+	(void)VALGRIND_MAKE_MEM_NOACCESS(item, rsize);
+	VALGRIND_MALLOCLIKE_BLOCK(block, size, 0, defined);
+#else
+	(void)item;
+	(void)rsize;
+	(void)block;
+	(void)size;
+	(void)defined;
+#endif
+}
+
+/*
+ * The block at block, inside item (rsize bytes), is freed; the item stays
+ * accessible to kmem until it is back in its slab (kdbg_mem_noaccess()).
+ */
+static inline void
+kdbg_block_free(void *block, void *item, size_t rsize)
+{
+#if KDBG_ASAN
+	(void)block;
+	ASAN_UNPOISON_MEMORY_REGION(item, rsize);
+#elif defined(KMEM_HAVE_VALGRIND)
+	if (!kdbg_annotating())
+		return;
+	VALGRIND_FREELIKE_BLOCK(block, 0);
+	(void)VALGRIND_MAKE_MEM_DEFINED(item, rsize);
+#else
+	(void)block;
+	(void)item;
+	(void)rsize;
+#endif
+}
+
+/*
+ * The block at block (item of rsize bytes) of oldsize bytes now has
+ * newsize: kmalloc_usable_size() and a krealloc() in place.
+ */
+static inline void
+kdbg_block_resize(void *block, void *item, size_t rsize, size_t oldsize,
+    size_t newsize)
+{
+#if KDBG_ASAN
+	(void)oldsize;
+	ASAN_POISON_MEMORY_REGION(item, rsize);
+	ASAN_UNPOISON_MEMORY_REGION(block, newsize);
+#elif defined(KMEM_HAVE_VALGRIND)
+	(void)item;
+	(void)rsize;
+	if (kdbg_annotating())
+		VALGRIND_RESIZEINPLACE_BLOCK(block, oldsize, newsize, 0);
+#else
+	(void)block;
+	(void)item;
+	(void)rsize;
+	(void)oldsize;
+	(void)newsize;
+#endif
+}
 
 #endif /* KMEM_DEBUG_H */

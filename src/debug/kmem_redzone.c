@@ -160,6 +160,9 @@ rz_verify(const char *fn, const struct kdbg_rz *r, bool fatal)
 	size_t end = KDBG_RZ_FRONT + r->kr_size, under = 0, over = 0;
 	char stack[640];
 
+	/* The guards are outside the block: no access to the tools. */
+	kdbg_mem_open(p, KDBG_RZ_FRONT, true);
+	kdbg_mem_open(p + end, r->kr_rsize - end, true);
 	for (size_t i = 0; i < KDBG_RZ_FRONT; i++)
 		if (p[i] != KDBG_RZ_BYTE) {
 			under = KDBG_RZ_FRONT - i;
@@ -170,6 +173,8 @@ rz_verify(const char *fn, const struct kdbg_rz *r, bool fatal)
 			over = i - end;
 			break;
 		}
+	kdbg_mem_noaccess(p, KDBG_RZ_FRONT);
+	kdbg_mem_noaccess(p + end, r->kr_rsize - end);
 	if (under == 0 && over == 0)
 		return (true);
 	const char *tn = mt_name_of(r->kr_type);

@@ -12,6 +12,13 @@
 #include "malloc_int.h"
 #include "../debug/kmem_debug.h"
 
+/*
+ * Per-item metadata of the kmalloc zones: the tag, and with the annotations
+ * on (kmem_debug.h, section 8) the requested size, in a second array.
+ */
+#define KM_ITEMMETA (sizeof(uint16_t) + \
+	(kdbg_annotating() ? sizeof(uint32_t) : 0))
+
 /* ---- size classes ---------------------------------------------------------- */
 
 static const uint32_t km_sizes[KM_NCLASSES] = {16, 32, 48, 64, 80, 96, 112,
@@ -351,7 +358,7 @@ km_startup(void)
 		snprintf(name, sizeof(name), "%u", km_sizes[c]);
 		/* 16-byte alignment at least, as malloc(3) gives. */
 		km_zones[c] = uma_zcreate_internal(name, km_sizes[c], 15,
-		    UMA_ZONE_MALLOC, sizeof(uint16_t));
+		    UMA_ZONE_MALLOC, KM_ITEMMETA);
 		if (km_zones[c] == NULL)
 			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
 		km_zones[c]->uz_keg->uk_class = (uint32_t)c;
@@ -365,8 +372,9 @@ km_startup(void)
 			kp_fatal("kmalloc: class %u is not a multiple of 256",
 			    km_sizes[c]);
 	/*
-	 * Under failure injection or memguard the tables keep pointing at
-	 * slot 0, which is always empty: every kmalloc() takes the slow path.
+	 * Under failure injection, memguard or the annotations the tables
+	 * keep pointing at slot 0, which is always empty: every kmalloc()
+	 * takes the slow path.
 	 */
 	for (size_t s = 0; s <= KM_TABMAX && !kdbg_kmalloc_divert(); s++)
 		__atomic_store_n(&km_slotoff[s], km_slotoff_cls[km_class(s)],
@@ -630,6 +638,64 @@ kl_flush(void *arg, int flags)
 	}
 }
 
+struct km_where {
+	struct uma_slab *kw_slab;   /* small: the slab */
+	struct uma_keg *kw_keg;     /* small: its keg */
+	uint16_t *kw_tag;           /* small: the item's tag */
+	void *kw_item;              /* small: the item (redzones: before the
+				       block) */
+	struct km_large *kw_large;  /* large: the record */
+	int kw_cls;                 /* size class, or KM_LARGE */
+};
+
+/*
+ * With the annotations on (kmem_debug.h, section 8) the kmalloc zones keep,
+ * after the slab's array of tags, an array of the requested sizes of its
+ * blocks: where block i's is.
+ */
+static inline char *
+km_asize_at(const struct uma_keg *keg, const struct uma_slab *slab,
+    const uint16_t *tag)
+{
+	size_t i = (size_t)(tag - (const uint16_t *)slab->us_meta);
+
+	return ((char *)slab->us_meta + (size_t)keg->uk_ipers *
+	    sizeof(uint16_t) + i * sizeof(uint32_t));
+}
+
+/* The bytes asked for of the located block (annotations on). */
+static size_t
+km_asked(const struct km_where *w)
+{
+	uint32_t v;
+
+	if (w->kw_large != NULL)
+		return (w->kw_large->kl_size);
+	memcpy(&v, km_asize_at(w->kw_keg, w->kw_slab, w->kw_tag), sizeof(v));
+	return (v);
+}
+
+/*
+ * Annotations on: the located block at addr now has size bytes (at most
+ * its usable size): recorded, and told to the tool.
+ */
+static void
+km_resize(void *addr, const struct km_where *w, size_t size)
+{
+	size_t old = km_asked(w);
+	uint32_t v = (uint32_t)size;
+
+	if (w->kw_large != NULL) {
+		w->kw_large->kl_size = size;
+		if (w->kw_large->kl_guard != 0)
+			return;
+		kdbg_block_resize(addr, addr, w->kw_large->kl_usable, old, size);
+		return;
+	}
+	memcpy(km_asize_at(w->kw_keg, w->kw_slab, w->kw_tag), &v, sizeof(v));
+	kdbg_block_resize(addr, w->kw_item, w->kw_keg->uk_rsize, old, size);
+}
+
 static KP_NOINLINE void *
 km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 {
@@ -689,8 +755,14 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	while (live > hwm && !atomic_compare_exchange_weak(&mt->mt_hwm, &hwm, live))
 		;
 	/* Fresh pages read as zero: M_ZERO costs only on a kept block. */
-	if (reused && (flags & M_ZERO))
+	if (reused && (flags & M_ZERO)) {
+		kdbg_mem_open(addr, rec->kl_usable, true); /* no access while kept */
 		memset(addr, 0, rec->kl_usable);
+	}
+	/* memguard's blocks are left to memguard: its guard pages fault. */
+	if (kdbg_annotating() && rec->kl_guard == 0)
+		kdbg_block_alloc(addr, rec->kl_usable, addr, size,
+		    (flags & M_ZERO) != 0);
 	return (addr);
 }
 
@@ -731,16 +803,6 @@ km_describe(const void *addr, char *buf, size_t len)
 	return (buf);
 }
 
-struct km_where {
-	struct uma_slab *kw_slab;   /* small: the slab */
-	struct uma_keg *kw_keg;     /* small: its keg */
-	uint16_t *kw_tag;           /* small: the item's tag */
-	void *kw_item;              /* small: the item (redzones: before the
-				       block) */
-	struct km_large *kw_large;  /* large: the record */
-	int kw_cls;                 /* size class, or KM_LARGE */
-};
-
 /*
  * Finds the allocation at addr, aborting with one line if addr is not the
  * start of a live kmalloc allocation.  fn names the caller in messages.
@@ -765,8 +827,8 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 		if (KP_UNLIKELY(!(keg->uk_flags & UMA_ZONE_MALLOC)))
 			kp_fatal("%s: %p%s: not a kmalloc allocation; it is an "
 			    "item of zone %s", fn, addr, tname, zone->uz_name);
-		/* With redzones a block starts KDBG_RZ_FRONT bytes in. */
-		uintptr_t front = kdbg_redzone_enabled() ? KDBG_RZ_FRONT : 0;
+		/* With redzones, or under memcheck, a block starts some bytes in. */
+		uintptr_t front = kdbg_km_front();
 		uintptr_t off = (uintptr_t)addr - front - (uintptr_t)slab->us_data;
 		uint32_t i = uma_slab_index(keg, slab, (const char *)addr - front);
 		if (KP_UNLIKELY((uintptr_t)addr < (uintptr_t)slab->us_data + front ||
@@ -831,13 +893,18 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	void *item;
 	size_t rz;
 
-	/* The set-up reads the tunables: redzone is known only after it. */
+	if (size > KM_MAXSMALL)
+		return (km_large_alloc(size, 0, type, flags));
 	if (!atomic_load_explicit(&km_ready, memory_order_acquire) &&
 	    !km_startup()) {
 		errno = ENOMEM;
 		return (NULL);
 	}
-	rz = kdbg_redzone_enabled() ? KDBG_RZ_OVERHEAD : 0;
+	/*
+	 * Guards (redzones), or memcheck's front pad (kmem_debug.h); known
+	 * once the map, and so the debug layer and the tunables, are set up.
+	 */
+	rz = kdbg_redzone_enabled() ? KDBG_RZ_OVERHEAD : kdbg_km_front();
 	if (size > KM_MAXSMALL - rz)
 		return (km_large_alloc(size, 0, type, flags));
 	cls = km_class(size + rz);
@@ -859,7 +926,10 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	struct uma_keg *keg = slab->us_keg;
 	uint16_t *tag = (uint16_t *)uma_slab_meta(keg, slab) +
 	    uma_slab_index(keg, slab, item);
-	if (rz != 0) {
+	void *raw = item;
+	if (rz != 0 && !kdbg_redzone_enabled()) {
+		item = (char *)item + rz;
+	} else if (rz != 0) {
 		void *block = kdbg_rz_arm(item, km_sizes[cls], size, idx, flags);
 		if (block == NULL) {
 			uma_zfree_slow(km_zones[cls], item, NULL);
@@ -870,6 +940,12 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 		item = block;
 	}
 	*tag = (uint16_t)idx;
+	if (kdbg_annotating()) {
+		uint32_t asked = (uint32_t)size;
+		memcpy(km_asize_at(keg, slab, tag), &asked, sizeof(asked));
+		kdbg_block_alloc(raw, km_sizes[cls], item, size,
+		    (flags & M_ZERO) != 0);
+	}
 	if (MT_COUNTING)
 		mt_count_slow(idx, cls, true);
 	return (item);
@@ -896,6 +972,11 @@ km_free_large(struct km_large *rec)
 	size_t ps = kmem_page_size();
 	struct mt_type *mt = &mt_table[rec->kl_type];
 
+	if (kdbg_annotating() && rec->kl_guard == 0) {
+		/* Kept pages stay out of reach. */
+		kdbg_block_free(rec->kl_addr, rec->kl_addr, rec->kl_usable);
+		kdbg_mem_noaccess(rec->kl_addr, rec->kl_usable);
+	}
 	atomic_fetch_add(&mt->mt_frees[KM_LARGE], 1);
 	atomic_fetch_sub(&mt->mt_large_bytes, rec->kl_pages * ps);
 	if (rec->kl_guard != 0) {
@@ -928,6 +1009,7 @@ kfree_slow(void *addr, struct malloc_type *type)
 	if (w.kw_tag != NULL) {
 		if (KP_UNLIKELY(*w.kw_tag != idx))
 			km_bad_tag("kfree", addr, type, &w);
+		kdbg_block_free(addr, w.kw_item, w.kw_keg->uk_rsize);
 		if (kdbg_redzone_enabled())
 			(void)kdbg_rz_disarm("kfree", addr);
 		*w.kw_tag = MT_TAG_FREE;
@@ -1007,7 +1089,7 @@ kzfree(void *addr, struct malloc_type *type)
 		if (*w.kw_tag != idx)
 			km_bad_tag("kzfree", addr, type, &w);
 		memset(addr, 0, kdbg_redzone_enabled() ? kdbg_rz_size(addr) :
-		    w.kw_keg->uk_rsize);
+		    kdbg_annotating() ? km_asked(&w) : w.kw_keg->uk_rsize);
 	} else {
 		if (w.kw_large->kl_type != idx)
 			kp_fatal("kzfree: %p: allocated as type %s, freed as type %s "
@@ -1015,7 +1097,8 @@ kzfree(void *addr, struct malloc_type *type)
 			    mt_table[w.kw_large->kl_type].mt_name,
 			    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?",
 			    w.kw_large->kl_size);
-		memset(addr, 0, w.kw_large->kl_usable);
+		memset(addr, 0, kdbg_annotating() ? km_asked(&w) :
+		    w.kw_large->kl_usable);
 	}
 	kfree(addr, type);
 }
@@ -1032,9 +1115,16 @@ kmalloc_usable_size(const void *addr)
 		if (*w.kw_tag == MT_TAG_FREE)
 			kp_fatal("kmalloc_usable_size: %p: a free block (zone %s)", addr,
 			    w.kw_keg->uk_primary->uz_name);
-		return (kdbg_redzone_enabled() ? kdbg_rz_size(addr) :
-		    w.kw_keg->uk_rsize);
+		if (kdbg_redzone_enabled())
+			return (kdbg_rz_size(addr));
+		size_t usable = w.kw_keg->uk_rsize - kdbg_km_front();
+		/* The caller may use all of it: the block grows to it. */
+		if (kdbg_annotating())
+			km_resize((void *)(uintptr_t)addr, &w, usable);
+		return (usable);
 	}
+	if (kdbg_annotating() && w.kw_large->kl_guard == 0)
+		km_resize((void *)(uintptr_t)addr, &w, w.kw_large->kl_usable);
 	return (w.kw_large->kl_usable);
 }
 
@@ -1055,10 +1145,16 @@ krealloc(void *addr, size_t size, struct malloc_type *type, int flags)
 		have = w.kw_keg->uk_rsize;
 		/* Keep the block while the size fits its class and is more than
 		 * half of it; with redzones the block always moves. */
-		if (kdbg_redzone_enabled())
+		if (kdbg_redzone_enabled()) {
 			have = kdbg_rz_size(addr);
-		else if (size <= have && (size > have / 2 || have == km_sizes[0]))
+		} else if (size <= have - kdbg_km_front() &&
+		    (size > have / 2 || have == km_sizes[0])) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			return (addr);
+		} else if (kdbg_annotating()) {
+			have = km_asked(&w);
+		}
 	} else {
 		if (w.kw_large->kl_type != idx)
 			kp_fatal("krealloc: %p: allocated as type %s, reallocated as "
@@ -1066,9 +1162,13 @@ krealloc(void *addr, size_t size, struct malloc_type *type, int flags)
 			    type->ks_shortdesc);
 		have = w.kw_large->kl_usable;
 		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			w.kw_large->kl_size = size;
 			return (addr);
 		}
+		if (kdbg_annotating())
+			have = km_asked(&w);
 	}
 	n = kmalloc(size, type, flags & ~M_ZERO);
 	if (n == NULL)
@@ -1126,7 +1226,7 @@ kmalloc_aligned(size_t size, size_t align, struct malloc_type *type, int flags)
 	 * to a page): the smallest class at least size bytes and a multiple
 	 * of align serves.  Larger sizes and alignments take whole pages.
 	 */
-	if (align <= ps && size <= KM_MAXSMALL && !kdbg_redzone_enabled()) {
+	if (align <= ps && size <= KM_MAXSMALL && kdbg_km_front() == 0) {
 		for (int c = km_class(size); c < KM_NCLASSES; c++)
 			if (km_sizes[c] % align == 0)
 				return (kmalloc(km_sizes[c], type, flags));
@@ -1152,6 +1252,7 @@ kfree_any_slow(void *addr, const char *fn)
 			kp_fatal("%s: %p: %s (zone %s)", fn, addr, idx == MT_TAG_FREE ?
 			    "double free" : "corrupt type tag",
 			    w.kw_keg->uk_primary->uz_name);
+		kdbg_block_free(addr, w.kw_item, w.kw_keg->uk_rsize);
 		if (kdbg_redzone_enabled())
 			(void)kdbg_rz_disarm(fn, addr);
 		*w.kw_tag = MT_TAG_FREE;
@@ -1188,17 +1289,27 @@ krealloc_any(void *addr, size_t size, struct malloc_type *type, int flags)
 			    "a free block (use after free)" : "corrupt type tag",
 			    w.kw_keg->uk_primary->uz_name);
 		have = w.kw_keg->uk_rsize;
-		if (kdbg_redzone_enabled())
+		if (kdbg_redzone_enabled()) {
 			have = kdbg_rz_size(addr);
-		else if (size <= have && (size > have / 2 || have == km_sizes[0]))
+		} else if (size <= have - kdbg_km_front() &&
+		    (size > have / 2 || have == km_sizes[0])) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			return (addr);
+		} else if (kdbg_annotating()) {
+			have = km_asked(&w);
+		}
 	} else {
 		idx = w.kw_large->kl_type;
 		have = w.kw_large->kl_usable;
 		if (size <= have && size > have / 2 && size > KM_MAXSMALL) {
+			if (kdbg_annotating())
+				km_resize(addr, &w, size);
 			w.kw_large->kl_size = size;
 			return (addr);
 		}
+		if (kdbg_annotating())
+			have = km_asked(&w);
 	}
 	/* The block keeps its type: it is the same object, resized. */
 	owner = mt_table[idx].mt_public != NULL ? mt_table[idx].mt_public : type;

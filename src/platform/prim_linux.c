@@ -7,7 +7,10 @@
  * mprotect() to read-write (the kernel merges neighbouring ranges of the
  * same protection into one mapping); decommitting maps fresh PROT_NONE pages
  * over the range with MAP_FIXED, which frees the memory and protects the
- * range in one call, so a stray access to a freed page faults.
+ * range in one call, so a stray access to a freed page faults.  Under
+ * AddressSanitizer, decommitted pages are unpoisoned as well: the layers
+ * above poison free items (kmem_debug.h, section 8), and whatever reuses
+ * the pages starts from fresh memory.
  *
  * The figures the map sizes itself from are read from sysconf(3), the cgroup
  * files and /proc/self/statm with read(2) into stack buffers: this file
@@ -33,6 +36,17 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KP_ASAN 1
+#endif
+#endif
+#ifdef KP_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 static size_t kp_pagesize;
 
@@ -206,6 +220,9 @@ kp_decommit(void *addr, size_t size)
 
 	if (!kp_page_aligned(addr, size))
 		return (EINVAL);
+#ifdef KP_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(addr, size);
+#endif
 	p = mmap(addr, size, PROT_NONE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED) {

@@ -148,6 +148,9 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 			}
 		}
 	}
+	if (keg->uk_annot)
+		kdbg_mem_noaccess(slab->us_data, (size_t)keg->uk_ipers *
+		    keg->uk_rsize);
 	return (slab);
 }
 
@@ -158,6 +161,9 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 	size_t bytes = (size_t)keg->uk_ppera * kmem_page_size();
 	char *base = slab_base(slab);
 
+	if (keg->uk_annot)
+		kdbg_mem_open(slab->us_data, (size_t)keg->uk_ipers * keg->uk_rsize,
+		    true);
 	if (keg->uk_fini != NULL)
 		for (uint32_t i = 0; i < keg->uk_ipers; i++)
 			keg->uk_fini(slab->us_data + (size_t)i * keg->uk_rsize,
@@ -366,6 +372,8 @@ keg_release(struct uma_keg *keg, void **items, int n, const char *zname,
 		if (keg->uk_trash)
 			kdbg_trash_fill(items[i], keg->uk_rsize,
 			    (keg->uk_flags & UMA_ZONE_MALLOC) != 0, lastuse);
+		if (keg->uk_annot)
+			kdbg_mem_noaccess(items[i], keg->uk_rsize);
 		LIST_REMOVE(slab, us_link);
 		slab->us_free[idx / 64] |= UINT64_C(1) << (idx % 64);
 		slab->us_freecount++;
@@ -640,6 +648,19 @@ zone_limit_put(struct uma_zone *zone, int n)
 }
 
 /*
+ * Whether a free item of the zone holds defined contents: an init or
+ * UMA_ZONE_ZINIT made it (kmem_debug.h, section 8).
+ */
+static bool
+zone_item_defined(const struct uma_zone *zone)
+{
+	const struct uma_keg *keg = zone->uz_keg;
+
+	return (zone->uz_init != NULL || keg->uk_init != NULL ||
+	    (keg->uk_flags & UMA_ZONE_ZINIT) != 0);
+}
+
+/*
  * Takes up to max items for the zone from its keg: limit, keg, then the
  * secondary zone's init.  metas: as keg_fetch()'s (kmalloc zones only,
  * which all have a keg).  Returns how many.
@@ -662,6 +683,10 @@ zone_import(struct uma_zone *zone, void **items, void **metas, int max,
 			kdbg_trash_check(items[i], zone->uz_keg->uk_rsize,
 			    zone->uz_name, (zone->uz_flags & UMA_ZONE_MALLOC) != 0,
 			    true);
+	if (zone->uz_import == NULL && zone->uz_keg->uk_annot)
+		for (int i = 0; i < n; i++)
+			kdbg_mem_open(items[i], zone->uz_keg->uk_rsize,
+			    zone_item_defined(zone));
 	if (n < allowed)
 		zone_limit_put(zone, allowed - n);
 	if (zone->uz_init != NULL) {
@@ -709,6 +734,11 @@ zone_alloc_item(struct uma_zone *zone, void *arg, int flags)
 		atomic_fetch_add(&zone->uz_fails, 1);
 		return (NULL);
 	}
+	/* kmalloc's blocks are annotated by kmalloc, with their own sizes. */
+	if (zone->uz_keg != NULL && zone->uz_keg->uk_annot &&
+	    !(zone->uz_flags & UMA_ZONE_MALLOC))
+		kdbg_block_alloc(item, zone->uz_keg->uk_rsize, item, zone->uz_size,
+		    zone_item_defined(zone));
 	if (zone->uz_ctor != NULL &&
 	    zone->uz_ctor(item, (int)zone->uz_size, arg, flags) != 0) {
 		zone_free_item(zone, item, arg, false);
@@ -730,6 +760,9 @@ zone_free_item(struct uma_zone *zone, void *item, void *arg, bool dtor)
 {
 	if (dtor && zone->uz_dtor != NULL)
 		zone->uz_dtor(item, (int)zone->uz_size, arg);
+	if (zone->uz_keg != NULL && zone->uz_keg->uk_annot &&
+	    !(zone->uz_flags & UMA_ZONE_MALLOC))
+		kdbg_block_free(item, item, zone->uz_keg->uk_rsize);
 	zone_release(zone, &item, 1, (zone->uz_flags & UMA_ZONE_MALLOC) ?
 	    (uint32_t)(uintptr_t)arg : 0);
 }
@@ -1397,6 +1430,9 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	keg->uk_trash = kdbg_trash_enabled() && !inline_hdr && !guard &&
 	    !(flags & (UMA_ZFLAG_INTERNAL | UMA_ZONE_ZINIT)) && uminit == NULL &&
 	    fini == NULL;
+	/* kmem_debug.h, section 8: what the annotations cover. */
+	keg->uk_annot = kdbg_annotating() && !inline_hdr &&
+	    !(flags & UMA_ZFLAG_INTERNAL);
 	keg_layout(keg, inline_hdr);
 	zone->uz_keg = keg;
 }
@@ -1490,6 +1526,7 @@ zone_register(struct uma_zone *zone, bool cache)
 	/* The debug modes check on the slow paths (kmem_debug.h, section 1). */
 	if (zone->uz_keg != NULL && (zone->uz_keg->uk_trash ||
 	    zone->uz_keg->uk_guard ||
+	    zone->uz_keg->uk_annot ||
 	    ((zone->uz_flags & UMA_ZONE_MALLOC) && kopt.redzone)))
 		cache = false;
 	kp_mutex_lock(&uma_zones_lock);

@@ -356,6 +356,9 @@ struct uma_keg {
 	bool uk_trash;                 /* free items hold junk (kmem_debug.h) */
 	bool uk_guard;                 /* memguard: one item and a guard page
 					  per slab (section 10) */
+	bool uk_annot;                 /* items are annotated for valgrind or
+					  AddressSanitizer (kmem_debug.h,
+					  section 8) */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
 	uma_fini uk_fini;              /* item fini */

@@ -75,6 +75,24 @@ int kt_failures_injected(void);
 			skip();                                                        \
 	} while (0)
 
+/*
+ * Whether zones have per-thread caches: not in the AddressSanitizer
+ * build, where every allocation and free of a caller's zone or of kmalloc
+ * takes the slow path that poisons and unpoisons items (kmem_debug(3),
+ * ADDRESSSANITIZER).  Checks of what the caches hold are made only when
+ * they exist.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define KT_ZONE_CACHES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KT_ZONE_CACHES 0
+#endif
+#endif
+#ifndef KT_ZONE_CACHES
+#define KT_ZONE_CACHES 1
+#endif
+
 /* In a child: sets the map up with kmem_size = size ("16M"). */
 void kt_map_setup(const char *size);
 

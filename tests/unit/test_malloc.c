@@ -306,6 +306,8 @@ child_m_zero(void *arg)
 		for (int k = 0; k < 8; k++) {
 			held[k] = kmalloc(classes[c] - 1, M_TA, M_WAITOK | M_ZERO);
 			KT_CHECK(held[k] != NULL);
+			/* All of the class: the caller may use it all. */
+			KT_EQ(kmalloc_usable_size(held[k]), classes[c]);
 			KT_CHECK(all_zero(held[k], classes[c]));
 		}
 		for (int k = 0; k < 8; k++)
@@ -325,7 +327,7 @@ child_m_zero(void *arg)
 	}
 	/* kmallocarray passes M_ZERO on. */
 	unsigned char *a = kmallocarray(7, 100, M_TA, M_WAITOK);
-	memset(a, 0xff, 1024);
+	memset(a, 0xff, kmalloc_usable_size(a));
 	kfree(a, M_TA);
 	a = kmallocarray(7, 100, M_TA, M_WAITOK | M_ZERO);
 	KT_CHECK(a != NULL && all_zero(a, 700));
@@ -695,6 +697,8 @@ child_kzfree(void *arg)
 	 * block out first: the next allocation of the class is the same
 	 * block, and kzfree left all of it zero (no M_ZERO here).
 	 */
+	if (!KT_ZONE_CACHES)
+		return;
 	unsigned char *again = kmalloc(300, M_TA, M_WAITOK);
 	KT_CHECK(again == s);
 	for (size_t i = 0; i < su; i++)

@@ -1,6 +1,7 @@
 /*
  * redzone=1: kmem_check() finds an overflow of a live block and returns
  * how many problems it saw; the program then aborts itself.  WRONG_PREFIX
+ * WRONG_NOASAN: AddressSanitizer reports the access first.
  */
 #include "wrong.h"
 

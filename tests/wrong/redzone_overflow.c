@@ -1,4 +1,5 @@
-/* redzone=1: one byte written past the end of a block.  WRONG_PREFIX */
+/* redzone=1: one byte written past the end of a block.  WRONG_PREFIX
+ * WRONG_NOASAN: AddressSanitizer reports the access first. */
 #include "wrong.h"
 
 MALLOC_DEFINE(M_WRONG, "wrong", "misuse tests");

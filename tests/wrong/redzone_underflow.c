@@ -1,4 +1,5 @@
-/* redzone=1: bytes written before the start of a block.  WRONG_PREFIX */
+/* redzone=1: bytes written before the start of a block.  WRONG_PREFIX
+ * WRONG_NOASAN: AddressSanitizer reports the access first. */
 #include "wrong.h"
 
 MALLOC_DEFINE(M_WRONG, "wrong", "misuse tests");

@@ -1,4 +1,5 @@
-/* trash=1: kmem_check() finds a write to a free item.  WRONG_PREFIX */
+/* trash=1: kmem_check() finds a write to a free item.  WRONG_PREFIX
+ * WRONG_NOASAN: AddressSanitizer reports the access first. */
 #include "wrong.h"
 
 MALLOC_DEFINE(M_WRONG, "wrong", "misuse tests");

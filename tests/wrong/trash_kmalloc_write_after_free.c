@@ -1,4 +1,5 @@
-/* trash=1: a kmalloc block written after its free is caught when it is handed out again. */
+/* trash=1: a kmalloc block written after its free is caught when it is handed out again.
+ * WRONG_NOASAN: AddressSanitizer reports the access first. */
 #include "wrong.h"
 
 MALLOC_DEFINE(M_WRONG, "wrong", "misuse tests");

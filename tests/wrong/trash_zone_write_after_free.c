@@ -1,4 +1,5 @@
-/* trash=1: an item of a caller's zone written after its free. */
+/* trash=1: an item of a caller's zone written after its free.
+ * WRONG_NOASAN: AddressSanitizer reports the access first. */
 #include "wrong.h"
 
 int
