@@ -74,7 +74,7 @@ if [ -n "$quick" ]; then
 	svg=$build/bench-quick.svg svgrss=$build/bench-quick-rss.svg
 else
 	warm=1 rounds=5 cscale=16 pyscale=10 sqrows=100000
-	svg=$here/../docs/bench.svg svgrss=$here/../docs/bench-rss.svg
+	svg=$(cd "$here/.." && pwd)/docs/bench.svg svgrss=${svg%.svg}-rss.svg
 fi
 works="larson prodcons tree strings large frag threads huge thrash scratch"
 [ -x "$sq" ] && works="sqlite $works"
