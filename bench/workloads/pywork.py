@@ -6,9 +6,12 @@
 # Each round builds and drops dicts of small records, lists of small
 # objects, strings joined piece by piece, a JSON round trip, sorts, and a
 # churn of short-lived objects.  SCALE rounds; prints a digest that is the
-# same on every allocator.
+# same on every allocator, and on the standard error "final-rss KB", the
+# resident memory once the rounds' objects are collected.
+import gc
 import hashlib
 import json
+import os
 import sys
 
 
@@ -76,4 +79,12 @@ def main():
     print("pywork", h.hexdigest()[:16])
 
 
+def final_rss():
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        resident = int(f.read().split()[1])
+    sys.stderr.write("final-rss %d\n" % (resident * os.sysconf("SC_PAGE_SIZE") // 1024))
+
+
 main()
+final_rss()
