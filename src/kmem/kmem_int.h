@@ -92,6 +92,11 @@
  *    sequentially consistent atomics, so one of them sees the other.  Waits
  *    are also bounded (KMEM_WAIT_SLICE_NS) as a safety net.
  *
+ *    A request refused because the system would not commit the pages, not
+ *    for want of room in the region, does not wait for a free: it tries
+ *    again after KMEM_COMMIT_RETRY_NS, doubling up to half a slice, and is
+ *    not counted as a waiter (the system may recover without any free).
+ *
  * 5. Lock order
  *
  *    km_init_lock -> km_region_lock -> vmem arena locks -> km_wait_lock.
@@ -156,6 +161,7 @@ enum kmem_class {
 #define KMEM_SIZE_FLOOR ((size_t)1 << 20)      /* smallest map */
 #define KMEM_WAIT_SLICE_NS (250u * 1000 * 1000) /* longest single wait */
 #define KMEM_LOWMEM_RETRY_NS (1000u * 1000 * 1000) /* handlers rerun while waiting */
+#define KMEM_COMMIT_RETRY_NS (1000u * 1000) /* first retry after a commit failed */
 
 /* A region: the whole map or one submap. */
 struct kmem_region {

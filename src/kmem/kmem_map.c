@@ -466,8 +466,14 @@ kmem_deadlock(const char *what, size_t size, const char *where,
 	    what, size, where);
 }
 
-/* Takes and commits npages; false when the region or the system is short. */
-static bool
+/* What kmem_try_take() found. */
+enum kmem_take { KMEM_TAKEN, KMEM_NO_ROOM, KMEM_NO_COMMIT };
+
+/*
+ * Takes and commits bytes: KMEM_NO_ROOM when the region is short,
+ * KMEM_NO_COMMIT when the system is.
+ */
+static enum kmem_take
 kmem_try_take(struct kmem_region *r, size_t bytes, size_t align, void **addrp)
 {
 	vmem_addr_t a;
@@ -475,15 +481,15 @@ kmem_try_take(struct kmem_region *r, size_t bytes, size_t align, void **addrp)
 
 	if (vmem_xalloc(r->kr_arena, bytes, align, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
 	    M_NOWAIT | M_BESTFIT, &a) != 0)
-		return (false);
+		return (KMEM_NO_ROOM);
 	error = kp_commit((void *)a, bytes);
 	if (error != 0) {
 		atomic_fetch_add(&r->kr_ncommitfail, 1);
 		vmem_xfree(r->kr_arena, a, bytes);
-		return (false);
+		return (KMEM_NO_COMMIT);
 	}
 	*addrp = (void *)a;
-	return (true);
+	return (KMEM_TAKEN);
 }
 
 static void *
@@ -492,8 +498,9 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 {
 	size_t ps = km->km_pagesize;
 	size_t bytes, pinned;
-	uint64_t start = 0, last_lowmem = 0, seen;
+	uint64_t start = 0, last_lowmem = 0, seen, backoff = KMEM_COMMIT_RETRY_NS;
 	bool ran_lowmem = false, waiting = false;
+	enum kmem_take got;
 	struct kmem_stuck st;
 	void *addr;
 
@@ -513,7 +520,8 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 	}
 	for (;;) {
 		seen = atomic_load(&km->km_free_gen);
-		if (kmem_try_take(r, bytes, align > ps ? align : 0, &addr))
+		got = kmem_try_take(r, bytes, align > ps ? align : 0, &addr);
+		if (got == KMEM_TAKEN)
 			break;
 		if (!ran_lowmem) {
 			ran_lowmem = true;
@@ -528,11 +536,28 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 		uint64_t now = kp_clock_ns();
 		if (start == 0)
 			start = last_lowmem = now;
+		atomic_fetch_add(&r->kr_nwaits, 1);
+		if (got == KMEM_NO_COMMIT) {
+			/*
+			 * The system is short, not the region: no free in the map
+			 * need come, so try again soon, then less often.  Not a
+			 * wait the deadlock verdict counts: the system may recover.
+			 */
+			if (waiting) {
+				waiting = false;
+				kmem_wait_leave();
+			}
+			kp_sleep_ns(backoff);
+			if (backoff < KMEM_WAIT_SLICE_NS / 2)
+				backoff *= 2;
+			kmem_wait_warn(r, what, size, kp_clock_ns() - start);
+			continue;
+		}
+		backoff = KMEM_COMMIT_RETRY_NS;
 		if (!waiting) {
 			waiting = true;
 			kmem_wait_enter(&st);
 		}
-		atomic_fetch_add(&r->kr_nwaits, 1);
 		kmem_wait_for_free(seen);
 		now = kp_clock_ns();
 		kmem_wait_warn(r, what, size, now - start);

@@ -96,8 +96,9 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 		slab->us_data = mem + keg->uk_hdroff;
 		slab->us_flags = UMA_SLAB_INLINE;
 	} else {
+		/* As the caller asked: an M_WAITOK request never returns NULL. */
 		slab = zone_alloc_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, NULL,
-		    M_NOWAIT);
+		    wait);
 		if (slab == NULL) {
 			kmem_region_free(keg->uk_arena, mem, bytes, KMC_SLAB);
 			return (NULL);
@@ -1832,12 +1833,17 @@ uma_prealloc(uma_zone_t zone, int itemcnt)
 
 	if (itemcnt <= 0 || keg == NULL)
 		return;
-	for (;;) {
-		kp_mutex_lock(&keg->uk_lock);
-		bool enough = keg->uk_free_items >= (uint64_t)itemcnt;
-		kp_mutex_unlock(&keg->uk_lock);
-		if (enough)
-			return;
+	/*
+	 * The slabs missing now, and no more: a reclaim while they are made
+	 * (the low-memory run of a refused commit starts one) may give free
+	 * slabs back, and making them again could then go on for ever.
+	 */
+	kp_mutex_lock(&keg->uk_lock);
+	uint64_t missing = keg->uk_free_items >= (uint64_t)itemcnt ? 0 :
+	    ((uint64_t)itemcnt - keg->uk_free_items + keg->uk_ipers - 1) /
+	    keg->uk_ipers;
+	kp_mutex_unlock(&keg->uk_lock);
+	for (; missing > 0; missing--) {
 		struct uma_slab *slab = keg_alloc_slab(keg, M_WAITOK);
 		if (slab == NULL) {
 			kp_log("uma_prealloc: zone %s: could not make a slab",

@@ -138,15 +138,23 @@ kt_cmp_fail(const char *file, int line, const char *a, unsigned long long av,
 int
 kt_failures_injected(void)
 {
+	static const char *const names[] = {"failure_rate=", "fail_commit=",
+	    "fail_reserve="};
 	const char *o = getenv("KMEM_OPTIONS");
-	const char *f = o != NULL ? strstr(o, "failure_rate=") : NULL;
 
-	if (f == NULL)
+	if (o == NULL)
 		return (0);
-	f += strlen("failure_rate=");
-	while (*f == '0')
-		f++;
-	return (*f >= '1' && *f <= '9');
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *f = strstr(o, names[i]);
+		if (f == NULL)
+			continue;
+		f += strlen(names[i]);
+		while (*f == '0')
+			f++;
+		if (*f >= '1' && *f <= '9')
+			return (1);
+	}
+	return (0);
 }
 
 void

@@ -64,8 +64,9 @@ __attribute__((noreturn)) void kt_cmp_fail(const char *file, int line,
 
 /*
  * Whether the suite runs under failure injection (KMEM_OPTIONS names a
- * failure_rate other than 0; CTest's <test>_failures runs).  A test whose
- * checks count on every M_NOWAIT allocation succeeding starts with
+ * failure_rate, fail_commit or fail_reserve other than 0; CTest's
+ * <test>_failures and <test>_commitfail runs).  A test whose checks count
+ * on every M_NOWAIT allocation, or every commit, succeeding starts with
  * KT_NEEDS_EVERY_ALLOCATION(), which skips it there.
  */
 int kt_failures_injected(void);

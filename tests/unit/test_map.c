@@ -651,6 +651,19 @@ child_commit_fails(void *arg)
 	KT_CHECK(q != NULL);
 	KT_CHECK(atomic_load(&kmem_map_store.km_map.kr_ncommitfail) == 6);
 	KT_CHECK(kp_injected(KP_OP_COMMIT) == 6);
+	/*
+	 * Ten: the system is short, not the map, so M_WAITOK retries after
+	 * 1 ms, then 2, 4, ... (about 0.4 s in all), rather than a wait slice
+	 * of 250 ms for a free that need not come (2.5 s).
+	 */
+	kp_inject(KP_OP_COMMIT, 0, 10);
+	uint64_t t0 = kp_clock_ns();
+	void *r = kmem_malloc(MB, M_WAITOK);
+	uint64_t took = kp_clock_ns() - t0;
+	KT_CHECK(r != NULL);
+	KT_CHECK(kp_injected(KP_OP_COMMIT) == 16);
+	KT_LE(took, 2000000000u);
+	kmem_free(r, MB);
 	kmem_free(p, MB);
 	kmem_free(q, MB);
 	report_check();
@@ -659,6 +672,7 @@ child_commit_fails(void *arg)
 static void
 test_commit_fails(void **state)
 {
+	KT_NEEDS_EVERY_ALLOCATION(); /* it counts the refusals it injects */
 	kt_assert_child_ok(child_commit_fails, NULL);
 }
 
