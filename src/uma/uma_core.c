@@ -1433,7 +1433,7 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	    fini == NULL;
 	/* kmem_debug.h, section 8: what the annotations cover. */
 	keg->uk_annot = kdbg_annotating() && !inline_hdr &&
-	    !(flags & UMA_ZFLAG_INTERNAL);
+	    !(flags & UMA_ZFLAG_INTERNAL) && !guard; /* memguard's pages fault */
 	keg_layout(keg, inline_hdr);
 	zone->uz_keg = keg;
 }

@@ -86,6 +86,7 @@ static void
 test_first_call_overflow(void **state)
 {
 	(void)state;
+	KT_NEEDS_NO_ASAN();
 	kt_assert_death(child_first_overflow, NULL, SIGABRT,
 	    "(type trz): 1 byte written past the end of the 64-byte block "
 	    "(redzone)");
