@@ -108,6 +108,39 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kmem-misuse.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 ulimit -c 0 2>/dev/null
 
+# The table of DOC: "LINE ROW COLUMN CELL" for kmem's columns.
+[ -n "$check" ] && awk -F '|' '
+	function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+	index($0, "| misuse | what |") == 1 {
+		intable = 1
+		for (i = 2; i < NF; i++) {
+			t = trim($i)
+			col[i] = ""
+			if (t == "kmem")
+				col[i] = "kmem"
+			else if (t == "kmem trash=1")
+				col[i] = "kmem_trash"
+			else if (t == "kmem redzone=1")
+				col[i] = "kmem_redzone"
+			else if (t == "kmem memguard")
+				col[i] = "kmem_memguard"
+		}
+		next
+	}
+	intable && index($0, "|---") == 1 { next }
+	intable && substr($0, 1, 1) != "|" { exit }
+	intable {
+		r = trim($2)
+		gsub(/`/, "", r)
+		for (i = 3; i < NF; i++)
+			if (col[i] != "")
+				print NR, r, col[i], trim($i)
+	}' "$check" >"$tmp/doc"
+if [ -n "$check" ] && [ ! -s "$tmp/doc" ]; then
+	echo "$me: $check: no misuse table with kmem's columns (a line starting '| misuse | what |')" >&2
+	exit 1
+fi
+
 shellsays='^(Segmentation fault|Aborted|Bus error|Illegal instruction|Killed|Trace/breakpoint trap|Floating point exception)( \(core dumped\))?$'
 
 # run COLUMN ROW: runs the program, writes its cell to $tmp/ROW.COLUMN.
@@ -185,34 +218,6 @@ detected() {
 	*) return 0 ;;
 	esac
 }
-# The table of DOC: "LINE ROW COLUMN CELL" for kmem's columns.
-awk -F '|' '
-	function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
-	/^\| misuse \| what \|/ {
-		intable = 1
-		for (i = 2; i < NF; i++) {
-			t = trim($i)
-			col[i] = t == "kmem" ? "kmem" :
-			    t == "kmem trash=1" ? "kmem_trash" :
-			    t == "kmem redzone=1" ? "kmem_redzone" :
-			    t == "kmem memguard" ? "kmem_memguard" : ""
-		}
-		next
-	}
-	intable && /^\|---/ { next }
-	intable && !/^\|/ { exit }
-	intable {
-		r = trim($2)
-		gsub(/`/, "", r)
-		for (i = 3; i < NF; i++)
-			if (col[i] != "")
-				print NR, r, col[i], trim($i)
-	}' "$check" >"$tmp/doc"
-if [ ! -s "$tmp/doc" ]; then
-	echo "$me: $check: no misuse table with kmem's columns (a line starting '| misuse | what |')" >&2
-	exit 1
-fi
-
 fail=0
 for r in $rows; do
 	if ! grep -q "^[0-9]* $r " "$tmp/doc"; then
