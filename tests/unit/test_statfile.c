@@ -508,6 +508,7 @@ test_exit_removes_or_keeps(void **state)
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_uid, geteuid());
 	unlink(path);
 
 	/* stats=0: no file at all. */
