@@ -849,7 +849,9 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
 	    ((struct km_large *)KPT_PTR(e))->kl_addr == addr) {
 		if (KP_UNLIKELY(((struct km_large *)KPT_PTR(e))->kl_guard ==
 		    KL_GUARD_FREED))
-			kp_fatal("%s: %p%s: double free (memguard)", fn, addr, tname);
+			kp_fatal("%s: %p%s: %s (memguard)", fn, addr, tname,
+			    strstr(fn, "free") != NULL ? "double free" :
+			    "a free block (use after free)");
 		w->kw_slab = NULL;
 		w->kw_keg = NULL;
 		w->kw_tag = NULL;
