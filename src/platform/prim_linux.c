@@ -864,11 +864,27 @@ kp_atfork_parent(void)
 /* kmem's own threads running now (kp_thread_start). */
 static _Atomic int kp_own_threads;
 
+/*
+ * What the creator hands its new thread, in a slot of its own that the
+ * thread gives back once it copied both.  The creator does not wait for
+ * the thread: it may be the fork child's handler, under locks (a
+ * sanitizer's allocator, say) that the new thread's start-up needs and
+ * that are only released after the handler returns.
+ */
+#define KP_TSTART_SLOTS 8
+static struct kp_tstart {
+	void *(*ts_fn)(void *);   /* the thread's function */
+	void *ts_arg;             /* its argument */
+	_Atomic uint32_t ts_busy; /* taken by a creator until the thread copied */
+} kp_tstart[KP_TSTART_SLOTS];
+
 static void
 kp_atfork_child(void)
 {
 	kp_tid = 0;
 	atomic_store(&kp_own_threads, 0); /* the child has the forking thread only */
+	for (int i = 0; i < KP_TSTART_SLOTS; i++) /* no thread will copy them */
+		atomic_store(&kp_tstart[i].ts_busy, 0);
 	pthread_mutex_unlock(&kp_inj_lock);
 	pthread_mutex_unlock(&kp_fig_lock);
 	for (int r = KP_FORK_NRANKS - 1; r >= 0; r--)
@@ -885,12 +901,6 @@ kp_realtime_ns(void)
 	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
-/* What the creator hands its new thread; it waits until the thread took it. */
-struct kp_tstart {
-	void *(*ts_fn)(void *); /* the thread's function */
-	void *ts_arg;           /* its argument */
-	_Atomic uint32_t ts_taken; /* set by the thread once it copied both */
-};
 
 static void *
 kp_thread_main(void *p)
@@ -900,8 +910,7 @@ kp_thread_main(void *p)
 	void *arg = ts->ts_arg, *ret;
 
 	atomic_fetch_add(&kp_own_threads, 1);
-	atomic_store(&ts->ts_taken, 1);
-	kp_futex_wake((uint32_t *)&ts->ts_taken);
+	atomic_store(&ts->ts_busy, 0);
 	ret = fn(arg);
 	atomic_fetch_sub(&kp_own_threads, 1);
 	return (ret);
@@ -910,26 +919,38 @@ kp_thread_main(void *p)
 int
 kp_thread_start(const char *name, void *(*fn)(void *), void *arg)
 {
-	struct kp_tstart ts = {fn, arg, 0};
+	struct kp_tstart *ts = NULL;
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t t;
 	int error;
 
-	if ((error = pthread_attr_init(&attr)) != 0)
+	for (int i = 0; i < KP_TSTART_SLOTS && ts == NULL; i++) {
+		uint32_t free_slot = 0;
+		if (atomic_compare_exchange_strong(&kp_tstart[i].ts_busy,
+		    &free_slot, 1))
+			ts = &kp_tstart[i];
+	}
+	if (ts == NULL)
+		return (EAGAIN);
+	ts->ts_fn = fn;
+	ts->ts_arg = arg;
+	if ((error = pthread_attr_init(&attr)) != 0) {
+		atomic_store(&ts->ts_busy, 0);
 		return (error);
+	}
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	error = pthread_create(&t, &attr, kp_thread_main, &ts);
+	error = pthread_create(&t, &attr, kp_thread_main, ts);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (error != 0)
+	if (error != 0) {
+		atomic_store(&ts->ts_busy, 0);
 		return (error);
+	}
 	(void)pthread_setname_np(t, name);
-	while (atomic_load(&ts.ts_taken) == 0)
-		kp_futex_wait((uint32_t *)&ts.ts_taken, 0, 10u * 1000 * 1000);
 	return (0);
 }
 
