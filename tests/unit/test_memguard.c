@@ -17,45 +17,12 @@
 #include <kmem/malloc.h>
 
 #include "kt.h"
+#include "kt_memguard.h"
 #include "kmem/kmem_int.h"
 
 MALLOC_DEFINE(M_TMG, "tmg", "guarded by memguard");
 MALLOC_DEFINE(M_TMG2, "tmg2", "also guarded");
 MALLOC_DEFINE(M_TPLAIN, "tplain", "not guarded");
-
-static void
-setup_opts(const char *guard, const char *before, const char *delay)
-{
-	if (setenv("KMEM_OPTIONS", "stats=0", 1) != 0)
-		abort();
-	KT_CHECK(kmem_setopt("memguard", guard) == 0);
-	if (before != NULL)
-		KT_CHECK(kmem_setopt("memguard_before", before) == 0);
-	if (delay != NULL)
-		KT_CHECK(kmem_setopt("memguard_delay", delay) == 0);
-	kt_map_setup("64M");
-}
-
-/* Runs fn in a child; checks that it died of SIGSEGV with the line that
- * starts with `head` and names the address the child printed first
- * ("at %p\n") followed by `tail`. */
-static void
-assert_fault(void (*fn)(void *), const char *head, const char *tail)
-{
-	struct kt_result r;
-	void *addr = NULL;
-	char want[256];
-
-	kt_child(fn, NULL, &r);
-	if (r.kr_exited || r.kr_status != SIGSEGV)
-		fail_msg("child %s %d, not SIGSEGV; stderr:\n%s",
-		    r.kr_exited ? "exited with" : "died of signal", r.kr_status,
-		    r.kr_err);
-	assert_int_equal(sscanf(r.kr_err, "at %p", &addr), 1);
-	snprintf(want, sizeof(want), "%s%p%s", head, addr, tail);
-	if (strstr(r.kr_err, want) == NULL)
-		fail_msg("expected \"%s\" in:\n%s", want, r.kr_err);
-}
 
 static void
 child_use_after_free(void *arg)
@@ -271,14 +238,6 @@ child_raise(void *arg)
 	exit(2);
 }
 
-/* AddressSanitizer catches a NULL access itself, and exits. */
-#if defined(__SANITIZE_ADDRESS__)
-#define KT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KT_ASAN 1
-#endif
-#endif
 
 static void
 test_other_faults_pass(void **state)
@@ -286,9 +245,7 @@ test_other_faults_pass(void **state)
 	struct kt_result r;
 
 	(void)state;
-#ifdef KT_ASAN
-	skip();
-#endif
+	KT_NEEDS_NO_ASAN(); /* ASan catches a NULL access itself, and exits */
 	kt_child(child_null_fault, NULL, &r);
 	assert_int_equal(r.kr_exited, 0);
 	assert_int_equal(r.kr_status, SIGSEGV);
