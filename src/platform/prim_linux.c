@@ -954,25 +954,39 @@ kp_thread_start(const char *name, void *(*fn)(void *), void *arg)
 	return (0);
 }
 
+/*
+ * Reads the start of a /proc file into buf as a string, without
+ * allocating; -1 if it cannot be read or is empty.
+ */
+static int
+kp_read_proc(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return (-1);
+	n = read(fd, buf, len - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	return (0);
+}
+
 int
 kp_app_threads(void)
 {
 	char buf[4096];
-	ssize_t n;
-	int fd, own;
+	int own;
 	long threads;
 	char *p;
 
 	/* Read kmem's count first: a thread of kmem that starts or ends
 	 * between the two reads then makes the result larger, not smaller. */
 	own = atomic_load(&kp_own_threads);
-	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+	if (kp_read_proc("/proc/self/status", buf, sizeof(buf)) != 0)
 		return (-1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
 	if ((p = strstr(buf, "\nThreads:")) == NULL)
 		return (-1);
 	threads = strtol(p + 9, NULL, 10);
@@ -1051,20 +1065,13 @@ int
 kp_proc_stat(int pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024];
-	ssize_t n;
-	int fd;
 
 	if (pid == 0)
 		snprintf(path, sizeof(path), "/proc/self/stat");
 	else
 		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (kp_read_proc(path, buf, sizeof(buf)) != 0)
 		return (-1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
 	/* The command (field 2) may hold spaces: count fields after its ')'. */
 	char *p = strrchr(buf, ')');
 	if (p == NULL || p[1] != ' ')
