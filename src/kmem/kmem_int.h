@@ -162,6 +162,15 @@ enum kmem_class {
 #define KMEM_WAIT_SLICE_NS (250u * 1000 * 1000) /* longest single wait */
 #define KMEM_LOWMEM_RETRY_NS (1000u * 1000 * 1000) /* handlers rerun while waiting */
 #define KMEM_COMMIT_RETRY_NS (1000u * 1000) /* first retry after a commit failed */
+#define KMEM_DIRTY_RING 256        /* freed ranges left committed, at most */
+#define KMEM_DIRTY_MAX ((size_t)64 << 20) /* their bytes, at most */
+#define KMEM_DIRTY_AGE_NS (2ull * 1000 * 1000 * 1000) /* and their age */
+/*
+ * A flag of kmem_region_alloc()'s callers (above the public M_ flags): the
+ * caller does not need zeroed memory, so pages of a range freed dirty are
+ * not cleared.
+ */
+#define KMEM_DIRTY_OK 0x40000000
 
 /* A region: the whole map or one submap. */
 struct kmem_region {
@@ -188,6 +197,7 @@ struct kmem_map {
 	unsigned km_pageshift;        /* log2(page size) */
 	_Atomic(uintptr_t) *km_pt;    /* page table, one word per page */
 	size_t km_ptbytes;            /* bytes of the page table */
+	_Atomic uint64_t *km_dirty;   /* a bit per page: free but committed */
 	struct kmem_region km_map;    /* the whole map */
 	struct kmem_region km_meta;   /* metadata, in chunks of the map */
 	size_t km_meta_quantum;       /* bytes of a metadata chunk, at least */
@@ -212,6 +222,17 @@ struct kmem_map {
 	_Atomic unsigned km_nstuck;   /* threads inside an M_WAITOK wait */
 	_Atomic uint64_t km_stuck_epoch; /* bumped when one leaves its wait */
 	atomic_bool km_deadlock;      /* a waiter is reporting a deadlock */
+
+	/* freed large ranges left committed (kmem_region_free_dirty()) */
+	kp_mutex_t km_dirty_lock;     /* guards the ring below (a leaf) */
+	_Atomic size_t km_dirty_bytes; /* bytes free in the map but committed */
+	unsigned km_dirty_head;       /* oldest entry of the ring */
+	unsigned km_dirty_n;          /* entries in the ring */
+	struct kmem_dirty {
+		uintptr_t kd_addr;    /* a range freed dirty ... */
+		size_t kd_pages;      /* ... of this many pages ... */
+		uint64_t kd_when;     /* ... at this time */
+	} km_dirty_ring[KMEM_DIRTY_RING];
 
 	/* low-memory handlers */
 	kp_mutex_t km_lowmem_lock;    /* guards the table */
@@ -322,6 +343,24 @@ vmem_t *kmem_meta_arena(void);
 /* Gives back what kmem_region_alloc() gave (no validation). */
 void kmem_region_free(vmem_t *arena, void *addr, size_t size,
     enum kmem_class cls);
+
+/*
+ * kmem_region_free() for a large block of the map that may well be asked
+ * for again soon: its pages stay committed ("dirty") in the map's free
+ * space, where vmem coalesces them with their free neighbours, so that the
+ * next allocation that falls on them finds them resident instead of
+ * faulting them in again.  A range that is not taken within
+ * KMEM_DIRTY_AGE_NS, or beyond KMEM_DIRTY_MAX dirty bytes, is given back
+ * to the system as kmem_region_free() would.  An allocation that falls on
+ * dirty pages has them zeroed unless its flags hold KMEM_DIRTY_OK.  Other
+ * arenas, and the debugging annotations, free at once.
+ */
+void kmem_region_free_dirty(vmem_t *arena, void *addr, size_t size,
+    enum kmem_class cls);
+/* Gives every dirty range back to the system (low memory, tests). */
+void kmem_dirty_purge(void);
+/* Bytes in dirty ranges now. */
+size_t kmem_dirty_bytes(void);
 
 /* ---- deadlock detection (section 4) ---------------------------------------- */
 

@@ -18,6 +18,7 @@ struct kmem_map kmem_map_store = {
 	.km_region_lock = KP_MUTEX_INITIALIZER,
 	.km_wait_lock = KP_MUTEX_INITIALIZER,
 	.km_lowmem_lock = KP_MUTEX_INITIALIZER,
+	.km_dirty_lock = KP_MUTEX_INITIALIZER,
 	.km_lowmem_run = KP_MUTEX_INITIALIZER,
 };
 #define km (&kmem_map_store)
@@ -262,6 +263,8 @@ kmem_lowmem_deregister(void (*fn)(void *arg, int flags), void *arg)
 	return (error);
 }
 
+static void kmem_dirty_trim(bool all);
+
 /*
  * Runs the handlers, at most one thread at a time: a thread that finds them
  * running waits for that run to end instead of starting another.
@@ -291,6 +294,9 @@ kmem_lowmem_run(int flags)
 	for (unsigned i = 0; i < n; i++)
 		fns[i](args[i], flags);
 	kmem_in_lowmem = false;
+	/* Short of memory: the dirty ranges go back to the system too. */
+	if (atomic_load(&km->km_dirty_bytes) != 0)
+		kmem_dirty_trim(true);
 	atomic_fetch_add(&km->km_lowmem_runs, 1);
 	kp_mutex_unlock(&km->km_lowmem_run);
 }
@@ -466,6 +472,159 @@ kmem_deadlock(const char *what, size_t size, const char *where,
 	    what, size, where);
 }
 
+/* ---- dirty ranges (kmem_int.h: kmem_region_free_dirty()) ----------------- */
+
+/*
+ * Calls fn on the runs of pages [first, first + n) whose dirty bit it
+ * changes: sets them (set) or clears them; returns the pages changed.
+ */
+static size_t
+kmem_dirty_bits(size_t first, size_t n, bool set,
+    void (*fn)(size_t page, size_t npages))
+{
+	size_t changed = 0, end = first + n;
+
+	for (size_t p = first; p < end;) {
+		size_t w = p >> 6, b = p & 63, k = 64 - b;
+		if (k > end - p)
+			k = end - p;
+		uint64_t mask = k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1) << b;
+		uint64_t was = set ? atomic_fetch_or(&km->km_dirty[w], mask) :
+		    atomic_fetch_and(&km->km_dirty[w], ~mask);
+		uint64_t hit = set ? ~was & mask : was & mask;
+		changed += (size_t)__builtin_popcountll(hit);
+		while (fn != NULL && hit != 0) {
+			unsigned lo = (unsigned)__builtin_ctzll(hit);
+			uint64_t run = hit >> lo;
+			unsigned len = run == ~UINT64_C(0) ? 64 - lo :
+			    (unsigned)__builtin_ctzll(~run);
+			fn(w * 64 + lo, len);
+			hit &= len + lo >= 64 ? 0 : ~UINT64_C(0) << (lo + len);
+		}
+		p += k;
+	}
+	return (changed);
+}
+
+static void
+kmem_dirty_zero(size_t page, size_t npages)
+{
+	memset((void *)(km->km_base + (page << km->km_pageshift)), 0,
+	    npages << km->km_pageshift);
+}
+
+/*
+ * An allocation took [addr, addr + bytes): its dirty pages are its own
+ * now, zeroed unless the caller said KMEM_DIRTY_OK.
+ */
+static void
+kmem_dirty_take(void *addr, size_t bytes, int flags)
+{
+	if (atomic_load_explicit(&km->km_dirty_bytes, memory_order_relaxed) == 0)
+		return;
+	size_t n = kmem_dirty_bits(((uintptr_t)addr - km->km_base) >>
+	    km->km_pageshift, bytes >> km->km_pageshift, false,
+	    (flags & KMEM_DIRTY_OK) ? NULL : kmem_dirty_zero);
+	if (n != 0)
+		atomic_fetch_sub(&km->km_dirty_bytes, n << km->km_pageshift);
+}
+
+/*
+ * Gives the still dirty pages of one run back to the system, if it can have
+ * them: it takes the run from the map first, so that nobody allocates it
+ * meanwhile.  A run that another allocation took is that allocation's.
+ */
+static void
+kmem_dirty_release_run(size_t page, size_t npages)
+{
+	size_t ps = km->km_pagesize, bytes = npages * ps;
+	vmem_addr_t a = km->km_base + page * ps, got;
+
+	if (vmem_xalloc(km->km_map.kr_arena, bytes, 0, 0, 0, a, a + bytes - 1,
+	    M_NOWAIT | M_BESTFIT, &got) != 0)
+		return;
+	size_t n = kmem_dirty_bits(page, npages, false, NULL);
+	atomic_fetch_sub(&km->km_dirty_bytes, n * ps);
+	int error = kp_decommit((void *)got, bytes);
+	if (error != 0)
+		kp_fatal("cannot give back %zu bytes at %p to the system: %s", bytes,
+		    (void *)got, strerror(error));
+	vmem_xfree(km->km_map.kr_arena, got, bytes);
+}
+
+/* Looks at the runs of one ring entry that are still dirty. */
+static void
+kmem_dirty_release(const struct kmem_dirty *d)
+{
+	size_t first = (d->kd_addr - km->km_base) >> km->km_pageshift;
+	size_t end = first + d->kd_pages;
+
+	/* Runs of set bits, word by word, without changing them yet. */
+	for (size_t p = first; p < end;) {
+		size_t w = p >> 6, b = p & 63, k = 64 - b;
+		if (k > end - p)
+			k = end - p;
+		uint64_t mask = k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1) << b;
+		uint64_t hit = atomic_load(&km->km_dirty[w]) & mask;
+		while (hit != 0) {
+			unsigned lo = (unsigned)__builtin_ctzll(hit);
+			uint64_t run = hit >> lo;
+			unsigned len = run == ~UINT64_C(0) ? 64 - lo :
+			    (unsigned)__builtin_ctzll(~run);
+			kmem_dirty_release_run(w * 64 + lo, len);
+			hit &= len + lo >= 64 ? 0 : ~UINT64_C(0) << (lo + len);
+		}
+		p += k;
+	}
+}
+
+/*
+ * Takes the ring entries due out (all with all, else those past their age
+ * or beyond the byte bound) and releases them; no lock held on return.
+ */
+static void
+kmem_dirty_trim(bool all)
+{
+	struct kmem_dirty out[16];
+	uint64_t now = kp_clock_ns();
+
+	for (;;) {
+		size_t leaving = 0; /* bytes of the entries taken out so far */
+		unsigned n = 0;
+		kp_mutex_lock(&km->km_dirty_lock);
+		while (n < 16 && km->km_dirty_n > 0) {
+			struct kmem_dirty *d = &km->km_dirty_ring[km->km_dirty_head];
+			size_t dirty = atomic_load(&km->km_dirty_bytes);
+			if (!all && now - d->kd_when < KMEM_DIRTY_AGE_NS &&
+			    (dirty <= leaving || dirty - leaving <= KMEM_DIRTY_MAX) &&
+			    km->km_dirty_n < KMEM_DIRTY_RING)
+				break;
+			leaving += d->kd_pages << km->km_pageshift;
+			out[n++] = *d;
+			km->km_dirty_head = (km->km_dirty_head + 1) % KMEM_DIRTY_RING;
+			km->km_dirty_n--;
+		}
+		kp_mutex_unlock(&km->km_dirty_lock);
+		if (n == 0)
+			return;
+		for (unsigned i = 0; i < n; i++)
+			kmem_dirty_release(&out[i]);
+	}
+}
+
+void
+kmem_dirty_purge(void)
+{
+	if (atomic_load(&km->km_ready))
+		kmem_dirty_trim(true);
+}
+
+size_t
+kmem_dirty_bytes(void)
+{
+	return (atomic_load(&km->km_dirty_bytes));
+}
+
 /* What kmem_try_take() found. */
 enum kmem_take { KMEM_TAKEN, KMEM_NO_ROOM, KMEM_NO_COMMIT };
 
@@ -571,6 +730,7 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 	}
 	if (waiting)
 		kmem_wait_leave();
+	kmem_dirty_take(addr, bytes, flags);
 	if (cls != KMC_SLAB)
 		kmem_pt_set_run(addr, bytes / ps, cls);
 	kmem_account(r, cls, bytes, true);
@@ -643,6 +803,45 @@ kmem_region_free(vmem_t *arena, void *addr, size_t size, enum kmem_class cls)
 		kp_fatal("kmem_region_free: arena %p is neither the map nor a submap",
 		    (void *)arena);
 	kmem_region_free_r(r, addr, (size + ps - 1) & ~(ps - 1), cls);
+}
+
+void
+kmem_region_free_dirty(vmem_t *arena, void *addr, size_t size,
+    enum kmem_class cls)
+{
+	size_t ps = km->km_pagesize, bytes = (size + ps - 1) & ~(ps - 1);
+	struct kmem_region *r = kmem_region_of_arena(arena);
+
+	if (r != &km->km_map || kdbg_annotating()) {
+		kmem_region_free(arena, addr, size, cls);
+		return;
+	}
+	kmem_pt_clear(addr, bytes >> km->km_pageshift);
+	/* Dirty before it is free: whoever takes it sees the bits. */
+	size_t n = kmem_dirty_bits(((uintptr_t)addr - km->km_base) >>
+	    km->km_pageshift, bytes >> km->km_pageshift, true, NULL);
+	atomic_fetch_add(&km->km_dirty_bytes, n * ps);
+	kp_mutex_lock(&km->km_dirty_lock);
+	bool room = km->km_dirty_n < KMEM_DIRTY_RING;
+	if (room) {
+		struct kmem_dirty *d = &km->km_dirty_ring[(km->km_dirty_head +
+		    km->km_dirty_n) % KMEM_DIRTY_RING];
+		d->kd_addr = (uintptr_t)addr;
+		d->kd_pages = bytes >> km->km_pageshift;
+		d->kd_when = kp_clock_ns();
+		km->km_dirty_n++;
+	}
+	kp_mutex_unlock(&km->km_dirty_lock);
+	vmem_xfree(r->kr_arena, (vmem_addr_t)addr, bytes);
+	kmem_account(r, cls, bytes, false);
+	atomic_fetch_add(&r->kr_nfrees, 1);
+	kmem_wake_waiters();
+	if (!room) {
+		/* No record to find it by: give it back now. */
+		struct kmem_dirty d = {(uintptr_t)addr, bytes >> km->km_pageshift, 0};
+		kmem_dirty_release(&d);
+	}
+	kmem_dirty_trim(false);
 }
 
 /* ---- metadata for vmem --------------------------------------------------- */
@@ -798,6 +997,21 @@ kmem_setup(void)
 	kmem_pt_set_run((void *)pta, ptbytes / ps, KMC_META);
 	atomic_fetch_add(&km->km_class_bytes[KMC_META], ptbytes);
 
+	/* The dirty bits: a bit per page (kmem_region_free_dirty()). */
+	size_t dbytes = (((npages + 63) / 64) * sizeof(uint64_t) + ps - 1) &
+	    ~(ps - 1);
+	vmem_addr_t da;
+	if (vmem_xalloc(vm, dbytes, 0, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
+	    M_NOWAIT | M_FIRSTFIT, &da) != 0 ||
+	    kp_commit((void *)da, dbytes) != 0) {
+		kp_release(base, size);
+		kp_log("cannot set up the dirty bits of the map");
+		return (ENOMEM);
+	}
+	km->km_dirty = (_Atomic uint64_t *)da;
+	kmem_pt_set_run((void *)da, dbytes / ps, KMC_META);
+	atomic_fetch_add(&km->km_class_bytes[KMC_META], dbytes);
+
 	/* The metadata arena: chunks of 1/64 of the map, 64 KiB to 2 MiB. */
 	size_t q = size / 64;
 	if (q < ((size_t)64 << 10))
@@ -874,11 +1088,13 @@ kmem_prefork(void)
 {
 	kp_mutex_lock(&km->km_wait_lock);
 	kp_mutex_lock(&km->km_lowmem_lock);
+	kp_mutex_lock(&km->km_dirty_lock);
 }
 
 void
 kmem_postfork_parent(void)
 {
+	kp_mutex_unlock(&km->km_dirty_lock);
 	kp_mutex_unlock(&km->km_lowmem_lock);
 	kp_mutex_unlock(&km->km_wait_lock);
 }
@@ -886,6 +1102,7 @@ kmem_postfork_parent(void)
 void
 kmem_postfork_child(void)
 {
+	kp_mutex_unlock(&km->km_dirty_lock);
 	kp_mutex_unlock(&km->km_lowmem_lock);
 	/* The waiters were other threads. */
 	atomic_store(&km->km_waiters, 0);

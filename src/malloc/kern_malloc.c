@@ -731,8 +731,11 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 			reused = true;
 			kmem_pt_set_run(addr, got, KMC_LARGE);
 		} else {
+			/* Pages freed dirty need no clearing unless M_ZERO. */
 			addr = kmem_region_xalloc(kmem_map_arena(), size, align,
-			    flags & (M_NOWAIT | M_WAITOK), KMC_LARGE, "kmalloc");
+			    (flags & (M_NOWAIT | M_WAITOK)) |
+			    ((flags & M_ZERO) ? 0 : KMEM_DIRTY_OK), KMC_LARGE,
+			    "kmalloc");
 		}
 		rec->kl_addr = addr;
 		rec->kl_pages = got;
@@ -986,9 +989,10 @@ km_free_large(struct km_large *rec)
 		memguard_free(rec, km_guard_release);
 		return;
 	}
+	/* Not kept: its pages stay committed in the map's free space a while. */
 	if (!kl_keep(rec->kl_addr, rec->kl_pages))
-		kmem_region_free(kmem_map_arena(), rec->kl_addr, rec->kl_pages * ps,
-		    KMC_LARGE);
+		kmem_region_free_dirty(kmem_map_arena(), rec->kl_addr,
+		    rec->kl_pages * ps, KMC_LARGE);
 	uma_zfree(km_large_zone, rec);
 }
 

@@ -16,6 +16,7 @@
 #include <kmem/malloc.h>
 
 #include "kt.h"
+#include "kmem/kmem_int.h"
 
 MALLOC_DEFINE(M_LG, "lg", "large blocks");
 
@@ -145,6 +146,95 @@ test_age(void **state)
 	kt_assert_child_ok(child_age, NULL);
 }
 
+/*
+ * A block too large to keep (over 32 MiB) leaves its pages committed in the
+ * map's free space: the next allocations that fall on them find them
+ * resident (zeroed for kmem_malloc() and M_ZERO, as they were for
+ * kmalloc() without), and a purge gives back what is left.
+ */
+static void
+child_dirty(void *arg)
+{
+	(void)arg;
+	kt_map_setup("256M");
+	unsigned char *p = kmalloc(40 * MB, M_LG, M_WAITOK);
+	KT_CHECK(p != NULL);
+	memset(p, 0xa5, 40 * MB);
+	size_t inuse = kmem_map_size();
+	kfree(p, M_LG);
+	KT_EQ(kmem_dirty_bytes(), 40 * MB);
+	KT_EQ(kmem_map_size(), inuse - 40 * MB); /* free in the map */
+
+	/* The smallest free range that fits is the hole p left. */
+	unsigned char *z = kmem_malloc(MB, M_WAITOK);
+	KT_CHECK(z == p);
+	for (size_t i = 0; i < MB; i += 512)
+		KT_EQ(z[i], 0);
+	KT_EQ(kmem_dirty_bytes(), 39 * MB);
+	unsigned char *q = kmalloc(30 * MB, M_LG, M_WAITOK);
+	KT_CHECK(q == p + MB);
+	KT_EQ(q[0], 0xa5); /* not cleared: kmalloc without M_ZERO */
+	KT_EQ(kmem_dirty_bytes(), 9 * MB);
+	unsigned char *r = kmalloc(5 * MB, M_LG, M_WAITOK | M_ZERO);
+	KT_CHECK(r == p + 31 * MB);
+	for (size_t i = 0; i < 5 * MB; i += 512)
+		KT_EQ(r[i], 0);
+	KT_EQ(kmem_dirty_bytes(), 4 * MB);
+	kmem_dirty_purge();
+	KT_EQ(kmem_dirty_bytes(), 0);
+	kmem_free(z, MB);
+	kfree(q, M_LG);
+	kfree(r, M_LG);
+	kmem_dirty_purge();
+	KT_EQ(kmem_dirty_bytes(), 0);
+}
+
+static void
+test_dirty(void **state)
+{
+	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
+	KT_NEEDS_NO_ASAN(); /* there the map frees at once */
+	kt_assert_child_ok(child_dirty, NULL);
+}
+
+/*
+ * A dirty range not taken within two seconds goes back at the next free.
+ * (A 128 MiB map keeps blocks of 16 MiB at most, the map's eighth.)
+ */
+static void
+child_dirty_age(void *arg)
+{
+	(void)arg;
+	kt_map_setup("128M");
+	void *a = kmalloc(24 * MB, M_LG, M_WAITOK);
+	void *b = kmalloc(20 * MB, M_LG, M_WAITOK);
+	KT_CHECK(a != NULL && b != NULL);
+	kfree(a, M_LG);
+	KT_EQ(kmem_dirty_bytes(), 24 * MB);
+	usleep(2200 * 1000);
+	kfree(b, M_LG);
+	KT_EQ(kmem_dirty_bytes(), 20 * MB); /* a went back, b is dirty */
+	kmem_dirty_purge();
+	KT_EQ(kmem_dirty_bytes(), 0);
+	/* At most 64 MiB stay dirty: the oldest ranges go back first. */
+	void *c[4];
+	for (int i = 0; i < 4; i++)
+		KT_CHECK((c[i] = kmalloc(20 * MB, M_LG, M_WAITOK)) != NULL);
+	for (int i = 0; i < 4; i++)
+		kfree(c[i], M_LG);
+	KT_EQ(kmem_dirty_bytes(), 60 * MB);
+}
+
+static void
+test_dirty_age(void **state)
+{
+	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
+	KT_NEEDS_NO_ASAN();
+	kt_assert_child_ok(child_dirty_age, NULL);
+}
+
 /* A kept block is a free one: freeing it again is a double free. */
 static void
 child_double_free_kept(void *arg)
@@ -267,6 +357,8 @@ main(void)
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_reuse_larger),
 		cmocka_unit_test(test_age),
+		cmocka_unit_test(test_dirty),
+		cmocka_unit_test(test_dirty_age),
 		cmocka_unit_test(test_double_free_kept),
 		cmocka_unit_test(test_interior_kept),
 		cmocka_unit_test(test_flush_on_shortage),
