@@ -474,12 +474,16 @@ kmem_deadlock(const char *what, size_t size, const char *where,
 
 /* ---- dirty ranges (kmem_int.h: kmem_region_free_dirty()) ----------------- */
 
+/* What kmem_dirty_bits() does to the bits it looks at. */
+enum kmem_dirty_op { KD_SET, KD_CLEAR, KD_LOOK };
+
 /*
- * Calls fn on the runs of pages [first, first + n) whose dirty bit it
- * changes: sets them (set) or clears them; returns the pages changed.
+ * Sets (KD_SET) or clears (KD_CLEAR) the dirty bits of pages [first,
+ * first + n), or only reads them (KD_LOOK); calls fn, unless NULL, on each
+ * run of pages whose bit it set, cleared or found set; returns how many.
  */
 static size_t
-kmem_dirty_bits(size_t first, size_t n, bool set,
+kmem_dirty_bits(size_t first, size_t n, enum kmem_dirty_op op,
     void (*fn)(size_t page, size_t npages))
 {
 	size_t changed = 0, end = first + n;
@@ -489,9 +493,13 @@ kmem_dirty_bits(size_t first, size_t n, bool set,
 		if (k > end - p)
 			k = end - p;
 		uint64_t mask = k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1) << b;
-		uint64_t was = set ? atomic_fetch_or(&km->km_dirty[w], mask) :
-		    atomic_fetch_and(&km->km_dirty[w], ~mask);
-		uint64_t hit = set ? ~was & mask : was & mask;
+		uint64_t hit;
+		if (op == KD_SET)
+			hit = ~atomic_fetch_or(&km->km_dirty[w], mask) & mask;
+		else if (op == KD_CLEAR)
+			hit = atomic_fetch_and(&km->km_dirty[w], ~mask) & mask;
+		else
+			hit = atomic_load(&km->km_dirty[w]) & mask;
 		changed += (size_t)__builtin_popcountll(hit);
 		while (fn != NULL && hit != 0) {
 			unsigned lo = (unsigned)__builtin_ctzll(hit);
@@ -523,7 +531,7 @@ kmem_dirty_take(void *addr, size_t bytes, int flags)
 	if (atomic_load_explicit(&km->km_dirty_bytes, memory_order_relaxed) == 0)
 		return;
 	size_t n = kmem_dirty_bits(((uintptr_t)addr - km->km_base) >>
-	    km->km_pageshift, bytes >> km->km_pageshift, false,
+	    km->km_pageshift, bytes >> km->km_pageshift, KD_CLEAR,
 	    (flags & KMEM_DIRTY_OK) ? NULL : kmem_dirty_zero);
 	if (n != 0)
 		atomic_fetch_sub(&km->km_dirty_bytes, n << km->km_pageshift);
@@ -543,7 +551,7 @@ kmem_dirty_release_run(size_t page, size_t npages)
 	if (vmem_xalloc(km->km_map.kr_arena, bytes, 0, 0, 0, a, a + bytes - 1,
 	    M_NOWAIT | M_BESTFIT, &got) != 0)
 		return;
-	size_t n = kmem_dirty_bits(page, npages, false, NULL);
+	size_t n = kmem_dirty_bits(page, npages, KD_CLEAR, NULL);
 	atomic_fetch_sub(&km->km_dirty_bytes, n * ps);
 	int error = kp_decommit((void *)got, bytes);
 	if (error != 0)
@@ -552,30 +560,12 @@ kmem_dirty_release_run(size_t page, size_t npages)
 	vmem_xfree(km->km_map.kr_arena, got, bytes);
 }
 
-/* Looks at the runs of one ring entry that are still dirty. */
+/* Releases the runs of one ring entry that are still dirty. */
 static void
 kmem_dirty_release(const struct kmem_dirty *d)
 {
-	size_t first = (d->kd_addr - km->km_base) >> km->km_pageshift;
-	size_t end = first + d->kd_pages;
-
-	/* Runs of set bits, word by word, without changing them yet. */
-	for (size_t p = first; p < end;) {
-		size_t w = p >> 6, b = p & 63, k = 64 - b;
-		if (k > end - p)
-			k = end - p;
-		uint64_t mask = k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1) << b;
-		uint64_t hit = atomic_load(&km->km_dirty[w]) & mask;
-		while (hit != 0) {
-			unsigned lo = (unsigned)__builtin_ctzll(hit);
-			uint64_t run = hit >> lo;
-			unsigned len = run == ~UINT64_C(0) ? 64 - lo :
-			    (unsigned)__builtin_ctzll(~run);
-			kmem_dirty_release_run(w * 64 + lo, len);
-			hit &= len + lo >= 64 ? 0 : ~UINT64_C(0) << (lo + len);
-		}
-		p += k;
-	}
+	(void)kmem_dirty_bits((d->kd_addr - km->km_base) >> km->km_pageshift,
+	    d->kd_pages, KD_LOOK, kmem_dirty_release_run);
 }
 
 /*
@@ -819,7 +809,7 @@ kmem_region_free_dirty(vmem_t *arena, void *addr, size_t size,
 	kmem_pt_clear(addr, bytes >> km->km_pageshift);
 	/* Dirty before it is free: whoever takes it sees the bits. */
 	size_t n = kmem_dirty_bits(((uintptr_t)addr - km->km_base) >>
-	    km->km_pageshift, bytes >> km->km_pageshift, true, NULL);
+	    km->km_pageshift, bytes >> km->km_pageshift, KD_SET, NULL);
 	atomic_fetch_add(&km->km_dirty_bytes, n * ps);
 	kp_mutex_lock(&km->km_dirty_lock);
 	bool room = km->km_dirty_n < KMEM_DIRTY_RING;
