@@ -921,7 +921,8 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	    memory_order_relaxed)) && kdbg_fail_now(mt_table[idx].mt_name, flags))
 		item = NULL;
 	else
-		item = uma_zalloc_fast(km_zones[cls], NULL, flags);
+		item = uma_zalloc_slow(km_zones[cls], NULL, flags); /* checks the
+								      key */
 	if (item == NULL) {
 		mt_failed(&mt_table[idx]);
 		errno = ENOMEM;
@@ -1074,6 +1075,7 @@ kfree(void *addr, struct malloc_type *type)
 		return (kfree_slow(addr, type));
 	void **items = c->uc_aitems;
 	*tag = MT_TAG_FREE;
+	uma_mkey_set(addr);
 	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
 	items[n] = addr;
 	items[UMA_BUCKET_METAOFF + n] = tag;

@@ -41,9 +41,11 @@
  *    multiplication with the slab header's copy of the keg's magic
  *    (kmalloc slabs have no waste, so any address falls in an item),
  *    makes one comparison for "start of the item" and one for "tagged
- *    with this type", and pushes the item and its tag's address on the
- *    cache; anything else goes to kfree_slow(), which finds and names the
- *    fault.
+ *    with this type", writes the free-item key into the item (uma_int.h,
+ *    section 3: the next kmalloc() that pops it checks it, and catches a
+ *    write after the free) and pushes the item and its tag's address on
+ *    the cache; anything else goes to kfree_slow(), which finds and names
+ *    the fault.
 
  *    A type that still holds memory when it unregisters keeps its index
  *    (items tagged with it must never match a new type); indices of types
@@ -259,9 +261,19 @@ kmalloc_inline(size_t size, struct malloc_type *type, int flags)
 	UMA_STAT_INC(c->uc_allocs);
 	void *item = c->uc_aitems[n];
 	/* The bucket has the address of the item's tag beside it. */
-	*(uint16_t *)*uma_cache_ameta(c, n) = (uint16_t)idx;
+	uint16_t *tag = *uma_cache_ameta(c, n);
+	uint64_t *counts = c->uc_uallocs;
+	/*
+	 * A free item that lost its key was written after its free.  (What
+	 * the bucket and the cache hold is read first: the item's words might
+	 * be anything as far as the compiler knows.)
+	 */
+	if (KP_UNLIKELY(!uma_mkey_ok(item)))
+		uma_mkey_fail(item);
+	uma_mkey_clear(item);
+	*tag = (uint16_t)idx;
 	if (MT_COUNTING)
-		UMA_STAT_INC(c->uc_uallocs[idx]);
+		UMA_STAT_INC(counts[idx]);
 	return (item);
 }
 
@@ -295,6 +307,7 @@ kfree_any_inline(void *addr, void (*slow)(void *, const char *))
 		return (slow(addr, "free"));
 	void **items = c->uc_aitems;
 	*tag = MT_TAG_FREE;
+	uma_mkey_set(addr);
 	UMA_STAT_STORE(c->uc_acnt, (uint32_t)n + 1);
 	items[n] = addr;
 	items[UMA_BUCKET_METAOFF + n] = tag;

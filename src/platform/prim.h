@@ -329,6 +329,13 @@ uint64_t kp_process_start_ticks(void);
  */
 int kp_proc_stat(int pid, char *state, uint64_t *start);
 
+/*
+ * 64 random bits from the kernel (getrandom(2)), for per-process secrets;
+ * if the kernel has none to give, a mix of the clock, the process id and
+ * addresses, which still differs from run to run.
+ */
+uint64_t kp_random64(void);
+
 /* ---- output and the environment -------------------------------------- */
 
 /*

@@ -813,6 +813,22 @@ kp_clock_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
+uint64_t
+kp_random64(void)
+{
+	uint64_t r;
+
+	if (syscall(SYS_getrandom, &r, sizeof(r), 0x1 /* GRND_NONBLOCK */) ==
+	    (long)sizeof(r))
+		return (r);
+	/* splitmix64 of what differs between runs */
+	r = kp_clock_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&r;
+	r += 0x9e3779b97f4a7c15u;
+	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9u;
+	r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
+	return (r ^ (r >> 31));
+}
+
 void
 kp_sleep_ns(uint64_t ns)
 {

@@ -33,6 +33,7 @@ static LIST_HEAD(, uma_tcache) uma_tcaches = LIST_HEAD_INITIALIZER(uma_tcaches);
 static _Atomic uint64_t uma_drain_gen;  /* bumped by drain requests */
 static _Atomic uint64_t uma_next_trim;  /* when the next trim is due */
 static atomic_bool uma_ready;
+uint64_t uma_mkey; /* section 3 of uma_int.h; set once, before any zone */
 static kp_mutex_t uma_startup_lock = KP_MUTEX_INITIALIZER;
 static pthread_key_t uma_tc_key;
 
@@ -688,6 +689,26 @@ zone_import(struct uma_zone *zone, void **items, void **metas, int max,
 		for (int i = 0; i < n; i++)
 			kdbg_mem_open(items[i], zone->uz_keg->uk_rsize,
 			    zone_item_defined(zone));
+	/*
+	 * Items for a kmalloc zone's bucket take the key (uma_int.h, 3), and
+	 * go in highest address first: the bucket is popped from its end, so
+	 * the blocks are handed out in address order, and the free neighbour
+	 * after a block is the next one out, whose key an overflow of the
+	 * block destroys.
+	 */
+	if (metas != NULL) {
+		for (int i = 0, j = n - 1; i < j; i++, j--) {
+			void *t = items[i];
+			items[i] = items[j];
+			items[j] = t;
+			t = metas[i];
+			metas[i] = metas[j];
+			metas[j] = t;
+		}
+		if (!zone->uz_keg->uk_annot)
+			for (int i = 0; i < n; i++)
+				uma_mkey_set(items[i]);
+	}
 	if (n < allowed)
 		zone_limit_put(zone, allowed - n);
 	if (zone->uz_init != NULL) {
@@ -735,6 +756,9 @@ zone_alloc_item(struct uma_zone *zone, void *arg, int flags)
 		atomic_fetch_add(&zone->uz_fails, 1);
 		return (NULL);
 	}
+	/* A kmalloc item back in its slab may still hold the key. */
+	if ((zone->uz_flags & UMA_ZONE_MALLOC) && !zone->uz_keg->uk_annot)
+		uma_mkey_clear(item);
 	/* kmalloc's blocks are annotated by kmalloc, with their own sizes. */
 	if (zone->uz_keg != NULL && zone->uz_keg->uk_annot &&
 	    !(zone->uz_flags & UMA_ZONE_MALLOC))
@@ -814,8 +838,22 @@ bucket_store(const struct uma_zone *zone, void **items, uint32_t n,
     void *item)
 {
 	items[n] = item;
-	if (zone->uz_flags & UMA_ZONE_MALLOC)
+	if (zone->uz_flags & UMA_ZONE_MALLOC) {
 		items[UMA_BUCKET_METAOFF + n] = item_meta(zone->uz_keg, item);
+		if (!zone->uz_keg->uk_annot)
+			uma_mkey_set(item);
+	}
+}
+
+void
+uma_mkey_fail(void *item)
+{
+	const struct uma_slab *slab = uma_item_slab(item);
+
+	kp_fatal("%p: written after it was freed (zone %s: its bytes 8..15 are "
+	    "%#jx, not the free-item key); found as it was about to be "
+	    "allocated again", item, slab->us_keg->uk_primary->uz_name,
+	    (uintmax_t)((const uint64_t *)item)[UMA_MKEY_WORD]);
 }
 
 /* An empty bucket: a spare of the zone's, or a new one. */
@@ -1203,6 +1241,12 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 		uint32_t n = c->uc_acnt;
 		if (n > 0) {
 			item = c->uc_aitems[n - 1];
+			if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
+			    !zone->uz_keg->uk_annot) {
+				if (!uma_mkey_ok(item))
+					uma_mkey_fail(item);
+				uma_mkey_clear(item);
+			}
 			UMA_STAT_STORE(c->uc_acnt, n - 1);
 			item = zalloc_finish(zone, item, arg, flags);
 			if (item != NULL)
@@ -1476,6 +1520,8 @@ uma_startup(void)
 		kp_mutex_unlock(&uma_startup_lock);
 		return;
 	}
+	while (uma_mkey == 0)
+		uma_mkey = kp_random64();
 	kp_mutex_lock(&uma_zones_lock);
 	for (int i = 0; i < UMA_NBUCKETZONES; i++) {
 		snprintf(name, sizeof(name), "%u Bucket",

@@ -81,6 +81,21 @@
  *    slow path) and at most UMA_FREESLOW_NOCACHE besides (they then use
  *    slot 0, which has no room): kfree's fast path need not read it.
  *
+ *    Every item in a bucket of a kmalloc zone also holds the free-item key
+ *    uma_mkey, a per-process random word, as its word UMA_MKEY_WORD (bytes
+ *    8..15; the smallest class is 16 bytes): uma writes it when it puts an
+ *    item in one of their buckets (bucket_store(), and zone_import() for a
+ *    bucket filled from the keg), kmalloc's fast free when it pushes one,
+ *    and every pop from such a bucket checks it (uma_mkey_check()), so a
+ *    write into a freed block, or past the end of a block into a free
+ *    neighbour in a cache, aborts when the block is handed out again
+ *    instead of going unseen.  Costs: a load and a store on the free, a
+ *    load, a compare, a branch and a store (uma_mkey_clear(): every item
+ *    handed out has the word cleared, so the key never leaves kmem and a
+ *    program cannot learn it from its own heap) on the allocation.  Items
+ *    annotated for valgrind or ASan (uk_annot) take no key: their free
+ *    state is the annotation's.
+ *
  *    Every thread's struct uma_tcache has UMA_CACHE_ZONES slots; a zone's
  *    slot is at byte offset uz_cacheoff.  Slot 0 is never used by a zone
  *    and stays empty in every tcache: zones without per-thread caching
@@ -576,6 +591,31 @@ void uma_postfork_child(void);
 
 void *uma_zalloc_slow(uma_zone_t zone, void *arg, int flags);
 void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);
+
+/* The free-item key of the kmalloc zones' cached items (section 3). */
+#define UMA_MKEY_WORD 1
+extern uint64_t uma_mkey __attribute__((visibility("hidden")));
+/* item, popped from a kmalloc zone's bucket, lost its key: aborts. */
+KP_NORETURN void uma_mkey_fail(void *item);
+
+static inline void
+uma_mkey_set(void *item)
+{
+	((uint64_t *)item)[UMA_MKEY_WORD] = uma_mkey;
+}
+
+static inline bool
+uma_mkey_ok(const void *item)
+{
+	return (((const uint64_t *)item)[UMA_MKEY_WORD] == uma_mkey);
+}
+
+/* item is being handed out: the key does not leave kmem. */
+static inline void
+uma_mkey_clear(void *item)
+{
+	((uint64_t *)item)[UMA_MKEY_WORD] = 0;
+}
 
 /*
  * The fast paths (section 2, step 1), inline for the layers above;

@@ -5,7 +5,9 @@
  * with exact counts and consistent slabs.  An allocator that kept a free
  * list pointer or a header in its items would hand out the scribble.
  */
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,9 +115,15 @@ kmalloc_child(void *arg)
 	}
 	for (int i = 0; i < NITEMS; i++)
 		kfree(had[i], M_SCRIBBLE);
-	/* The type tags are out of band: a scribble cannot fake one. */
-	for (int i = 0; i < NITEMS; i++)
-		memset(had[i], 0xa5, usable[i]);
+	/*
+	 * The type tags are out of band: a scribble cannot fake one.  Bytes
+	 * 8..15 of a free block hold the free-item key, whose loss is caught
+	 * (kmalloc_scribbled_key_child); the rest is nobody's.
+	 */
+	for (int i = 0; i < NITEMS; i++) {
+		memset(had[i], 0xa5, 8);
+		memset((char *)had[i] + 16, 0xa5, usable[i] - 16);
+	}
 	qsort(had, NITEMS, sizeof(void *), ptr_cmp);
 	for (int i = 0; i < NITEMS; i++) {
 		again[i] = kmalloc(ISIZE, M_SCRIBBLE, M_WAITOK);
@@ -138,12 +146,64 @@ test_kmalloc_items_hold_no_metadata(void **state)
 	kt_assert_child_ok(kmalloc_child, NULL);
 }
 
+/*
+ * A write into a freed block, or past the end of a block into a free
+ * neighbour, overwrites the free-item key, and the allocation that would
+ * hand the block out again aborts: from the fast path (the thread's cache)
+ * and from the slow one (a bucket the thread took over from the zone).
+ */
+static void
+kmalloc_scribbled_key_child(void *arg)
+{
+	int how = *(int *)arg;
+
+	kt_map_setup("16M");
+	uint64_t *p = kmalloc(ISIZE, M_SCRIBBLE, M_WAITOK);
+	KT_CHECK(p != NULL);
+	if (how == 2) {
+		/* over the end of p onto its free neighbour in the cache */
+		uint64_t *q = kmalloc(ISIZE, M_SCRIBBLE, M_WAITOK);
+		KT_CHECK(q == p + ISIZE / 8 || q == p - ISIZE / 8);
+		uint64_t *lo = q < p ? q : p, *hi = q < p ? p : q;
+		kfree(hi, M_SCRIBBLE);
+		memset(lo, 0x5a, ISIZE + 16); /* 16 bytes past the end of lo */
+	} else {
+		kfree(p, M_SCRIBBLE);
+		p[1] = 42;
+	}
+	if (how == 1) /* the slow path: M_ZERO takes it */
+		(void)kmalloc(ISIZE, M_SCRIBBLE, M_WAITOK | M_ZERO);
+	else
+		(void)kmalloc(ISIZE, M_SCRIBBLE, M_WAITOK);
+	KT_CHECK(!"the scribbled block was handed out");
+}
+
+static void
+test_kmalloc_write_after_free(void **state)
+{
+	static const int how[] = {0, 1, 2};
+	char msg[128];
+
+	(void)state;
+	KT_NEEDS_NO_ASAN(); /* it writes to free items on purpose */
+	if (!KT_ZONE_CACHES)
+		skip();
+	for (int i = 0; i < 3; i++) {
+		snprintf(msg, sizeof(msg), "written after it was freed (zone %d: "
+		    "its bytes 8..15 are %s", ISIZE, i == 2 ? "0x5a5a5a5a5a5a5a5a" :
+		    "0x2a,");
+		kt_assert_death(kmalloc_scribbled_key_child, (void *)&how[i],
+		    SIGABRT, msg);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zone_items_hold_no_metadata),
 		cmocka_unit_test(test_kmalloc_items_hold_no_metadata),
+		cmocka_unit_test(test_kmalloc_write_after_free),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
