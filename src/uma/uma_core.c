@@ -177,9 +177,14 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 }
 
 /*
- * Takes up to max free items of a slab into items[], in address order, in
- * one pass over its free bits, and their metadata addresses into metas[]
- * unless it is NULL; returns how many.  Keg lock held.
+ * Takes up to max free items of a slab into items[], in one pass over its
+ * free bits; returns how many.  Keg lock held.  With metas (a bucket of a
+ * kmalloc zone) their metadata addresses go into metas[], each item takes
+ * the free-item key (uma_int.h, section 3) and the items go in highest
+ * address first: the bucket is popped from its end, so the blocks are
+ * handed out in address order, and the free neighbour after a block is the
+ * next one out, whose key an overflow of the block destroys.  Without,
+ * they go in address order.
  */
 static int
 slab_take_many(struct uma_keg *keg, struct uma_slab *slab, void **items,
@@ -191,20 +196,45 @@ slab_take_many(struct uma_keg *keg, struct uma_slab *slab, void **items,
 
 	if (max > (int)slab->us_freecount)
 		max = (int)slab->us_freecount;
-	for (unsigned i = 0; i < w && n < max; i++) {
-		uint64_t bits = slab->us_free[i];
-		if (bits == 0)
-			continue;
-		char *base = slab->us_data + (size_t)i * 64 * rsize;
-		while (bits != 0 && n < max) {
-			unsigned b = (unsigned)__builtin_ctzll(bits);
-			if (metas != NULL)
-				metas[n] = (char *)slab->us_meta +
-				    ((size_t)i * 64 + b) * keg->uk_itemmeta;
-			items[n++] = base + (size_t)b * rsize;
-			bits &= bits - 1;
+	if (metas != NULL) {
+		/* trash=1: zone_import() checks the junk first, then keys */
+		bool key = !keg->uk_annot && !keg->uk_trash;
+		char *meta = slab->us_meta;
+		size_t im = keg->uk_itemmeta;
+		for (unsigned i = w; i-- > 0 && n < max;) {
+			uint64_t bits = slab->us_free[i];
+			int k = __builtin_popcountll(bits);
+			if (k > max - n)
+				k = max - n;
+			char *base = slab->us_data + (size_t)i * 64 * rsize;
+			char *mbase = meta + (size_t)i * 64 * im;
+			/* this word's lowest k items, filled in downwards */
+			void **ip = items + n + k, **mp = metas + n + k;
+			for (int j = 0; j < k; j++) {
+				unsigned b = (unsigned)__builtin_ctzll(bits);
+				char *item = base + (size_t)b * rsize;
+				bits &= bits - 1;
+				*--ip = item;
+				*--mp = mbase + (size_t)b * im;
+				if (key)
+					uma_mkey_set(item);
+			}
+			n += k;
+			slab->us_free[i] = bits;
 		}
-		slab->us_free[i] = bits;
+	} else {
+		for (unsigned i = 0; i < w && n < max; i++) {
+			uint64_t bits = slab->us_free[i];
+			if (bits == 0)
+				continue;
+			char *base = slab->us_data + (size_t)i * 64 * rsize;
+			while (bits != 0 && n < max) {
+				unsigned b = (unsigned)__builtin_ctzll(bits);
+				items[n++] = base + (size_t)b * rsize;
+				bits &= bits - 1;
+			}
+			slab->us_free[i] = bits;
+		}
 	}
 	if (n < max)
 		kp_fatal("uma: keg of zone %s: slab %p counts %u free items but has "
@@ -681,34 +711,17 @@ zone_import(struct uma_zone *zone, void **items, void **metas, int max,
 	else
 		n = keg_fetch(zone->uz_keg, items, metas, allowed, flags);
 	if (zone->uz_import == NULL && zone->uz_keg->uk_trash)
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			kdbg_trash_check(items[i], zone->uz_keg->uk_rsize,
 			    zone->uz_name, (zone->uz_flags & UMA_ZONE_MALLOC) != 0,
 			    true);
+			if (metas != NULL) /* slab_take_many() left it to us */
+				uma_mkey_set(items[i]);
+		}
 	if (zone->uz_import == NULL && zone->uz_keg->uk_annot)
 		for (int i = 0; i < n; i++)
 			kdbg_mem_open(items[i], zone->uz_keg->uk_rsize,
 			    zone_item_defined(zone));
-	/*
-	 * Items for a kmalloc zone's bucket take the key (uma_int.h, 3), and
-	 * go in highest address first: the bucket is popped from its end, so
-	 * the blocks are handed out in address order, and the free neighbour
-	 * after a block is the next one out, whose key an overflow of the
-	 * block destroys.
-	 */
-	if (metas != NULL) {
-		for (int i = 0, j = n - 1; i < j; i++, j--) {
-			void *t = items[i];
-			items[i] = items[j];
-			items[j] = t;
-			t = metas[i];
-			metas[i] = metas[j];
-			metas[j] = t;
-		}
-		if (!zone->uz_keg->uk_annot)
-			for (int i = 0; i < n; i++)
-				uma_mkey_set(items[i]);
-	}
 	if (n < allowed)
 		zone_limit_put(zone, allowed - n);
 	if (zone->uz_init != NULL) {
