@@ -957,6 +957,17 @@ kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 	return (item);
 }
 
+KP_NOINLINE void *
+kmalloc_slow_idx(size_t size, uint32_t idx, int flags)
+{
+	struct malloc_type *type = idx < MT_MAX ? __atomic_load_n(
+	    &mt_table[idx].mt_public, __ATOMIC_ACQUIRE) : NULL;
+
+	if (type == NULL)
+		kp_fatal("kmalloc: type index %u is not a registered type", idx);
+	return (kmalloc_slow(size, type, flags));
+}
+
 void *
 kmalloc(size_t size, struct malloc_type *type, int flags)
 {

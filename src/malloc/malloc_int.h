@@ -215,6 +215,8 @@ void *krealloc_any(void *addr, size_t size, struct malloc_type *type,
 extern uint16_t km_slotoff[KM_TABMAX + 1];
 extern uint16_t km_slotoff256[KM_MAXSMALL / 256 + 1];
 void *kmalloc_slow(size_t size, struct malloc_type *type, int flags);
+/* kmalloc_slow() of the type of index idx (a registered one). */
+void *kmalloc_slow_idx(size_t size, uint32_t idx, int flags);
 
 /*
  * The fast paths' test of the type: an index this thread's line of the
@@ -231,10 +233,12 @@ mt_fast_ok(const struct uma_cache *c, uint32_t idx)
 
 /*
  * kmalloc() and the preload shim's malloc(): the fast path inline, the
- * rest in kmalloc_slow().
+ * rest in kmalloc_slow().  The shim passes its type as the index only
+ * (type NULL, idx its ks_index, never 0): its slow path is then
+ * kmalloc_slow_idx().
  */
 static inline void *
-kmalloc_inline(size_t size, struct malloc_type *type, int flags)
+kmalloc_fast(size_t size, struct malloc_type *type, uint32_t idx, int flags)
 {
 	size_t slot;
 
@@ -250,12 +254,13 @@ kmalloc_inline(size_t size, struct malloc_type *type, int flags)
 		slot = __atomic_load_n(&km_slotoff256[(size + 255) / 256],
 		    __ATOMIC_RELAXED);
 	else
-		return (kmalloc_slow(size, type, flags));
+		goto slow;
 	struct uma_cache *c = (struct uma_cache *)((char *)uma_tc->tc_cache + slot);
 	size_t n = c->uc_acnt;
-	uint32_t idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
+	if (type != NULL)
+		idx = __atomic_load_n(&type->ks_index, __ATOMIC_RELAXED);
 	if (KP_UNLIKELY(n == 0 || (flags & M_ZERO) != 0 || !mt_fast_ok(c, idx)))
-		return (kmalloc_slow(size, type, flags));
+		goto slow;
 	n--;
 	UMA_STAT_STORE(c->uc_acnt, n);
 	UMA_STAT_INC(c->uc_allocs);
@@ -269,12 +274,22 @@ kmalloc_inline(size_t size, struct malloc_type *type, int flags)
 	 * be anything as far as the compiler knows.)
 	 */
 	if (KP_UNLIKELY(!uma_mkey_ok(item)))
-		uma_mkey_fail(item);
+		return (uma_mkey_fail(item));
 	uma_mkey_clear(item);
 	*tag = (uint16_t)idx;
 	if (MT_COUNTING)
 		UMA_STAT_INC(counts[idx]);
 	return (item);
+slow:
+	if (type != NULL)
+		return (kmalloc_slow(size, type, flags));
+	return (kmalloc_slow_idx(size, idx, flags));
+}
+
+static inline void *
+kmalloc_inline(size_t size, struct malloc_type *type, int flags)
+{
+	return (kmalloc_fast(size, type, 0, flags));
 }
 
 /*

@@ -145,6 +145,9 @@ static char shim_names[SHIM_NTYPES][MT_NAME_MAX];
 static uint32_t shim_ntypes = 1;                   /* under shim_lock */
 static uint32_t shim_unknown;                      /* "unknown", 0: not yet */
 static struct malloc_type *shim_single;            /* set: single type */
+static uint32_t shim_single_idx;                   /* its ks_index */
+/* kmem's type index -> the shim's type: a cache entry holds the index. */
+static struct malloc_type *shim_by_index[MT_MAX];
 
 static struct shim_obj shim_objs[SHIM_NOBJS];
 static _Atomic uint32_t shim_nobjs;                /* published entries */
@@ -223,6 +226,9 @@ shim_type_named(const char *name)
 	shim_types[i].ks_shortdesc = shim_names[i];
 	shim_types[i].ks_longdesc = "allocations made by this object (preload shim)";
 	malloc_type_register(&shim_types[i]);
+	uint32_t k = shim_types[i].ks_index;
+	if (k != 0 && k < MT_MAX)
+		__atomic_store_n(&shim_by_index[k], &shim_types[i], __ATOMIC_RELEASE);
 	return (i);
 }
 
@@ -349,10 +355,12 @@ shim_type_miss(uintptr_t ra)
 		}
 		pthread_mutex_unlock(&shim_lock);
 	}
-	if (atomic_load(&shim_gen) == gen)
+	/* The entry holds kmem's index of the type (MT_MAX fits a page). */
+	uint32_t k = shim_types[t].ks_index;
+	if (atomic_load(&shim_gen) == gen && k != 0 && k < MT_MAX)
 		atomic_store_explicit(&shim_cache[(ra >> SHIM_PAGE_SHIFT) &
 		    ((1u << SHIM_CACHE_BITS) - 1)],
-		    (ra & ~(((uintptr_t)1 << SHIM_PAGE_SHIFT) - 1)) | t,
+		    (ra & ~(((uintptr_t)1 << SHIM_PAGE_SHIFT) - 1)) | k,
 		    memory_order_relaxed);
 	return (t);
 }
@@ -376,6 +384,24 @@ shim_type_slow(uintptr_t ra)
 	return (&shim_types[shim_type_miss(ra)]);
 }
 
+/*
+ * kmem's index of the type to charge a call from ra to, from the single
+ * type or the cache; 0 if neither has it (shim_type() then finds it).
+ */
+static inline uint32_t
+shim_index(uintptr_t ra)
+{
+	uint32_t k = shim_single_idx;
+
+	if (k != 0)
+		return (k);
+	uintptr_t e = atomic_load_explicit(&shim_cache[(ra >> SHIM_PAGE_SHIFT) &
+	    ((1u << SHIM_CACHE_BITS) - 1)], memory_order_relaxed);
+	if (KP_LIKELY(((e ^ ra) >> SHIM_PAGE_SHIFT) == 0))
+		return ((uint32_t)e & ((1u << SHIM_PAGE_SHIFT) - 1));
+	return (0);
+}
+
 static inline struct malloc_type *
 shim_type(uintptr_t ra)
 {
@@ -386,7 +412,8 @@ shim_type(uintptr_t ra)
 	uintptr_t e = atomic_load_explicit(&shim_cache[(ra >> SHIM_PAGE_SHIFT) &
 	    ((1u << SHIM_CACHE_BITS) - 1)], memory_order_relaxed);
 	if (KP_LIKELY(((e ^ ra) >> SHIM_PAGE_SHIFT) == 0))
-		return (&shim_types[e & (((uintptr_t)1 << SHIM_PAGE_SHIFT) - 1)]);
+		return (__atomic_load_n(&shim_by_index[e &
+		    (((uintptr_t)1 << SHIM_PAGE_SHIFT) - 1)], __ATOMIC_RELAXED));
 	return (shim_type_slow(ra));
 }
 
@@ -410,6 +437,7 @@ shim_init(void)
 			if (strcmp(kopt.preload_types, "single") == 0) {
 				pthread_mutex_lock(&shim_lock);
 				shim_single = &shim_types[shim_type_named("preload")];
+				shim_single_idx = shim_single->ks_index;
 				pthread_mutex_unlock(&shim_lock);
 			}
 			atomic_store_explicit(&shim_ready, true, memory_order_release);
@@ -520,14 +548,35 @@ shim_malloc_slow(size_t size, struct malloc_type *t)
 	return (kmalloc(size, t, M_NOWAIT));
 }
 
+/* malloc() of a caller the cache does not know yet, and of large sizes. */
+static KP_NOINLINE void *
+shim_malloc_miss(size_t size, uintptr_t ra)
+{
+	struct malloc_type *t = shim_type(ra);
+
+	if (t == NULL || size > KM_MAXSMALL)
+		return (shim_malloc_slow(size, t));
+	return (kmalloc_inline(size, t, M_NOWAIT));
+}
+
 SHIM_EXPORT void *
 malloc(size_t size)
 {
-	struct malloc_type *t = shim_type(SHIM_RA());
+	uintptr_t ra = SHIM_RA();
+	uint32_t k = shim_single_idx;
 
-	if (KP_UNLIKELY(t == NULL || size > KM_MAXSMALL))
-		return (shim_malloc_slow(size, t));
-	return (kmalloc_inline(size, t, M_NOWAIT));
+	/* shim_index(), with a miss going straight to shim_malloc_miss() */
+	if (k == 0) {
+		uintptr_t e = atomic_load_explicit(&shim_cache[(ra >>
+		    SHIM_PAGE_SHIFT) & ((1u << SHIM_CACHE_BITS) - 1)],
+		    memory_order_relaxed);
+		if (KP_UNLIKELY(((e ^ ra) >> SHIM_PAGE_SHIFT) != 0))
+			return (shim_malloc_miss(size, ra));
+		k = (uint32_t)e & ((1u << SHIM_PAGE_SHIFT) - 1); /* never 0 */
+	}
+	if (KP_UNLIKELY(size > KM_MAXSMALL))
+		return (shim_malloc_miss(size, ra));
+	return (kmalloc_fast(size, NULL, k, M_NOWAIT));
 }
 
 /* free()'s everything but the fast path: bootstrap blocks, then kmem's. */

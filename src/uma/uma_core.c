@@ -858,7 +858,7 @@ bucket_store(const struct uma_zone *zone, void **items, uint32_t n,
 	}
 }
 
-void
+void *
 uma_mkey_fail(void *item)
 {
 	const struct uma_slab *slab = uma_item_slab(item);
@@ -867,6 +867,7 @@ uma_mkey_fail(void *item)
 	    "%#jx, not the free-item key); found as it was about to be "
 	    "allocated again", item, slab->us_keg->uk_primary->uz_name,
 	    (uintmax_t)((const uint64_t *)item)[UMA_MKEY_WORD]);
+	return (NULL);
 }
 
 /* An empty bucket: a spare of the zone's, or a new one. */
@@ -1257,7 +1258,7 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
 			    !zone->uz_keg->uk_annot) {
 				if (!uma_mkey_ok(item))
-					uma_mkey_fail(item);
+					return (uma_mkey_fail(item));
 				uma_mkey_clear(item);
 			}
 			UMA_STAT_STORE(c->uc_acnt, n - 1);

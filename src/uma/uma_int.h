@@ -595,8 +595,12 @@ void uma_zfree_slow(uma_zone_t zone, void *item, void *arg);
 /* The free-item key of the kmalloc zones' cached items (section 3). */
 #define UMA_MKEY_WORD 1
 extern uint64_t uma_mkey __attribute__((visibility("hidden")));
-/* item, popped from a kmalloc zone's bucket, lost its key: aborts. */
-KP_NORETURN void uma_mkey_fail(void *item);
+/*
+ * item, popped from a kmalloc zone's bucket, lost its key: aborts.  (Not
+ * declared noreturn, so that the fast paths can tail-call it and keep
+ * their leaf shape.)
+ */
+void *uma_mkey_fail(void *item);
 
 static inline void
 uma_mkey_set(void *item)
