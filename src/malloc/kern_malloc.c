@@ -1300,6 +1300,35 @@ krealloc_any(void *addr, size_t size, struct malloc_type *type, int flags)
 
 	if (addr == NULL)
 		return (kmalloc(size, type, flags));
+	/*
+	 * Inline, as kfree_any_inline() does: a live small block, without a
+	 * debugging mode that moves blocks' starts or annotates them.  Most
+	 * reallocations move the block (a program grows a buffer past its
+	 * class), so the move is inline too.  Everything else, and every
+	 * fault, takes km_locate() below.
+	 */
+	uintptr_t e = kmem_pt_get(addr) - KPT_MSLAB;
+	if (KP_LIKELY((e & (((uintptr_t)1 << KPT_SHIFT) - 1)) == 0) &&
+	    !kdbg_annotating() && !kdbg_redzone_enabled()) {
+		struct uma_slab *slab = (struct uma_slab *)e;
+		uintptr_t i;
+		bool start = uma_slab_mindex(slab,
+		    (uintptr_t)addr - (uintptr_t)slab->us_data, &i);
+		idx = ((uint16_t *)slab->us_meta)[i];
+		if (start && idx != 0 && idx < MT_MAX) {
+			have = slab->us_rsize;
+			if (size <= have && (size > have / 2 || have == km_sizes[0]))
+				return (addr);
+			owner = mt_table[idx].mt_public != NULL ?
+			    mt_table[idx].mt_public : type;
+			n = kmalloc_inline(size, owner, flags & ~M_ZERO);
+			if (n == NULL)
+				return (NULL);
+			memcpy(n, addr, size < have ? size : have);
+			kfree_any_inline(addr, kfree_any_slow);
+			return (n);
+		}
+	}
 	km_locate("realloc", addr, NULL, &w);
 	if (w.kw_tag != NULL) {
 		idx = *w.kw_tag;
