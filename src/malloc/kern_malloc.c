@@ -89,6 +89,12 @@ static kp_mutex_t mt_lock = KP_MUTEX_INITIALIZER;
 /* Static so that types can register before kmem is set up (constructors). */
 static struct mt_type mt_table[MT_MAX];
 static uint32_t mt_hint = 1; /* where to look for a free index */
+/*
+ * One past the highest index ever given (under mt_lock): the walks over
+ * all types stop there, and do not drag all of mt_table through the
+ * caches (MT_MAX entries of about 800 bytes) at every statistics read.
+ */
+static uint32_t mt_top = 1;
 
 /*
  * Thread blocks of counts.  The empty block covers type 0 only, which is no
@@ -148,6 +154,8 @@ malloc_type_register(struct malloc_type *type)
 	mt->mt_public = type;
 	mt->mt_index = idx;
 	mt->mt_live = true;
+	if (idx >= mt_top)
+		mt_top = idx + 1;
 	snprintf(mt->mt_name, sizeof(mt->mt_name), "%s",
 	    type->ks_shortdesc != NULL ? type->ks_shortdesc : "?");
 	type->ks_handle = mt;
@@ -1438,7 +1446,7 @@ mt_failed(struct mt_type *mt)
 		return;
 	if (!kp_mutex_trylock(&mt_lock))
 		return;
-	for (uint32_t i = 1; i < MT_MAX; i++)
+	for (uint32_t i = 1; i < mt_top; i++)
 		if (mt_table[i].mt_index != 0)
 			mt_read(&mt_table[i], &st);
 	kp_mutex_unlock(&mt_lock);
@@ -1450,7 +1458,7 @@ mt_foreach(void (*fn)(const struct mt_stats *st, void *arg), void *arg)
 	struct mt_stats st;
 
 	kp_mutex_lock(&mt_lock);
-	for (uint32_t i = 1; i < MT_MAX; i++) {
+	for (uint32_t i = 1; i < mt_top; i++) {
 		if (mt_table[i].mt_index == 0)
 			continue;
 		mt_read(&mt_table[i], &st);
