@@ -48,8 +48,11 @@
  *    the object (executable or shared library) that called the entry
  *    point: __builtin_return_address(0) is looked up in a direct-mapped
  *    cache of code pages, shim_cache[], whose words hold a page's address
- *    and the index of its type (0: empty).  A hit is one load and one
- *    comparison.  A miss looks in the table of known objects (address
+ *    and kmem's index of its type (ks_index, below MT_MAX: it fits the
+ *    page offset; 0: empty).  A hit is one load and one comparison, and
+ *    malloc() hands the index straight to kmalloc's fast path
+ *    (kmalloc_fast()); shim_by_index[] turns it back into the type for
+ *    the other entry points.  A miss looks in the table of known objects (address
  *    ranges of their PT_LOAD segments) and, if the address is in none,
  *    asks dl_iterate_phdr(), which allocates nothing; no lock of the shim
  *    or of kmem is held while it runs, so the loader calling malloc()
