@@ -1438,8 +1438,11 @@ zfree_slow(uma_zone_t zone, void *item, void *arg)
 
 	if (item == NULL)
 		return;
-	/* memguard: a bad free must not reach the dtor (section 10). */
-	if (KP_UNLIKELY(zone->uz_keg != NULL && zone->uz_keg->uk_guard)) {
+	/*
+	 * memguard, and the other zones whose frees go to the slab at once
+	 * (section 11): a bad free must not reach the dtor (section 10).
+	 */
+	if (KP_UNLIKELY(zone->uz_flags & UMA_ZFLAG_DFSLAB)) {
 		uint32_t idx;
 		kp_mutex_lock(&zone->uz_keg->uk_lock);
 		(void)keg_check_item(zone->uz_keg, item, zone->uz_name, &idx);
@@ -1741,6 +1744,8 @@ zone_register(struct uma_zone *zone, bool cache)
 	 */
 	struct uma_keg *keg = zone->uz_keg;
 	zone->uz_dfkey = 0;
+	/* A secondary zone's flags came from its primary: chosen anew. */
+	zone->uz_flags &= ~(uint32_t)(UMA_ZFLAG_DFMETA | UMA_ZFLAG_DFSLAB);
 	if (keg != NULL && keg->uk_dfkey) {
 		if (zone->uz_init == NULL && zone->uz_fini == NULL)
 			zone->uz_dfkey = uma_dfkey;
@@ -1749,6 +1754,9 @@ zone_register(struct uma_zone *zone, bool cache)
 	}
 	if (keg != NULL && keg->uk_dfmeta)
 		zone->uz_flags |= UMA_ZFLAG_DFMETA;
+	else if (keg != NULL && zone->uz_dfkey == 0 &&
+	    !(zone->uz_flags & (UMA_ZONE_MALLOC | UMA_ZFLAG_INTERNAL)))
+		zone->uz_flags |= UMA_ZFLAG_DFSLAB;
 	kp_mutex_lock(&uma_zones_lock);
 	zone->uz_id = cache ? uma_id_alloc(zone) : UMA_SLOT_NONE;
 	/* The fast paths see the DFMETA zones' caches as empty, slot 0's. */

@@ -252,7 +252,9 @@
  *    cache, so every free reaches the slab's bitset at once.  A secondary
  *    zone with an init or fini over a keg that takes the key has no cache
  *    either, for the same reason, and clears the key of the items it takes
- *    from the keg before its init runs.
+ *    from the keg before its init runs.  The callers' zones of these kinds
+ *    (UMA_ZFLAG_DFSLAB) look the item up in its slab, under the keg lock,
+ *    before the dtor runs, as memguard's always did.
  */
 #ifndef KMEM_UMA_INT_H
 #define KMEM_UMA_INT_H
@@ -476,6 +478,10 @@ struct uma_zone {
 #define UMA_ZFLAG_DFMETA 0x04000000   /* frees checked by a state byte per
 					  item in the slab header (section
 					  11); no fast path */
+#define UMA_ZFLAG_DFSLAB 0x02000000   /* no key, no state byte, no cache
+					  (debug modes, memguard, section
+					  11): frees are checked against the
+					  slab's bitset before the dtor */
 #define UMA_ZFLAG_FAILINJ 0x08000000   /* failure injection applies (the
 					  debug layer; M_NOWAIT is in
 					  uz_allocslow) */
