@@ -894,7 +894,7 @@ bucket_store(const struct uma_zone *zone, void **items, uint32_t n,
     void *item)
 {
 	items[n] = item;
-	if (zone->uz_flags & UMA_ZONE_MALLOC)
+	if (zone->uz_flags & UMA_ZFLAG_BUCKETMETA)
 		items[UMA_BUCKET_METAOFF + n] = item_meta(zone->uz_keg, item);
 }
 
@@ -904,7 +904,8 @@ bucket_alloc(struct uma_zone *zone, int flags)
 {
 	struct uma_bucket *b;
 	int want = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
-	int z = (zone->uz_flags & UMA_ZONE_MALLOC) ? UMA_NBUCKETZONES - 1 : want;
+	int z = (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) ? UMA_NBUCKETZONES - 1 :
+	    want;
 
 	kp_mutex_lock(&zone->uz_lock);
 	b = TAILQ_FIRST(&zone->uz_empty);
@@ -1313,9 +1314,8 @@ zalloc_dfmeta_fast(uma_zone_t zone, int flags)
 	item = c->uc_aitems[n];
 	UMA_STAT_STORE(c->uc_acnt, n);
 	UMA_STAT_INC(c->uc_allocs);
-	struct uma_slab *slab = uma_item_slab(item);
-	((uint8_t *)slab->us_meta)[uma_slab_index(zone->uz_keg, slab, item)] =
-	    UMA_DFMETA_LIVE;
+	/* The byte's address came with the item (section 3). */
+	*(uint8_t *)*uma_cache_ameta(c, n) = UMA_DFMETA_LIVE;
 	return (item);
 }
 
@@ -1334,6 +1334,7 @@ zfree_dfmeta_fast(uma_zone_t zone, void *item)
 		return (false);
 	*meta = UMA_DFMETA_FREE;
 	c->uc_aitems[n] = item;
+	*uma_cache_ameta(c, n) = meta;
 	UMA_STAT_STORE(c->uc_acnt, n + 1);
 	return (true);
 }
@@ -1405,7 +1406,7 @@ zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			if (b == NULL)
 				return (zone_alloc_item(zone, arg, flags));
 			/* A kmalloc zone's bucket gets its tags' addresses too. */
-			void **metas = (zone->uz_flags & UMA_ZONE_MALLOC) ?
+			void **metas = (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) ?
 			    b->ub_bucket + UMA_BUCKET_METAOFF : NULL;
 			int got = zone_import(zone, b->ub_bucket, metas,
 			    b->ub_entries, flags);
@@ -1588,7 +1589,7 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 5;
 	/* Buckets of the kmalloc zones keep their metadata addresses after
 	   UMA_BUCKET_METAOFF entries. */
-	if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
+	if ((zone->uz_flags & UMA_ZFLAG_BUCKETMETA) &&
 	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
 		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
@@ -1635,8 +1636,11 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	    (flags & UMA_ZONE_ZINIT) != 0;
 	keg->uk_dfkey = dfany && !typestable;
 	keg->uk_dfmeta = dfany && typestable && itemmeta == 0;
-	if (keg->uk_dfmeta)
+	if (keg->uk_dfmeta) {
 		keg->uk_itemmeta = 1;
+		/* Now: the bucket sizes depend on it (zone_register() again). */
+		zone->uz_flags |= UMA_ZFLAG_DFMETA;
+	}
 	keg_layout(keg, inline_hdr);
 	zone->uz_keg = keg;
 }

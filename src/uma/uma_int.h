@@ -74,8 +74,10 @@
  *    every item it puts in one of their buckets, and kmalloc's fast paths
  *    pop and push it with the item, so an allocation writes the item's
  *    type tag without a page-table look-up.  The address stays good while
- *    the item is in a bucket: its slab cannot go away meanwhile.  These
- *    zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
+ *    the item is in a bucket: its slab cannot go away meanwhile.  The
+ *    buckets of the DFMETA zones (section 11) carry them the same way
+ *    (UMA_ZFLAG_BUCKETMETA covers both), for their state bytes.  The
+ *    kmalloc zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
  *    uz_allocslow holds, and their uz_freeslow holds UMA_FREESLOW_META
  *    (uma's own inline free, which does not store the address, takes the
  *    slow path) and at most UMA_FREESLOW_NOCACHE besides (they then use
@@ -239,10 +241,15 @@
  *      written into them.  Their slab headers keep one byte per item
  *      (uk_itemmeta = 1, uk_dfmeta; a new slab's are UMA_DFMETA_FREE), set
  *      to UMA_DFMETA_LIVE when an item is handed out and back when it is
- *      freed, found through the page table.  Their zones (UMA_ZFLAG_DFMETA)
- *      have no fast path: uz_cacheoff points at slot 0, which is always
- *      empty, while the slow paths use their slot (uz_id), so their items
- *      are still cached per thread.
+ *      freed.  Their zones (UMA_ZFLAG_DFMETA) have no inline fast path:
+ *      uz_cacheoff points at slot 0, which is always empty, while the slow
+ *      paths use their slot (uz_id), so their items are still cached per
+ *      thread, and a fast path of their own at the head of the slow paths
+ *      pops and pushes the alloc bucket.  A free finds the byte through
+ *      the page table, which also checks that the address is an item of
+ *      the keg; the bucket keeps the byte's address beside the item, as
+ *      kmalloc's buckets keep the tag's (section 3), so an allocation
+ *      writes it with no look-up.
  *
  *    Neither is needed, or allowed, where the free items are not the
  *    zone's to write: kmalloc's zones (their type tags catch double frees
@@ -507,6 +514,8 @@ typedef uint64_t uma_dfword_t __attribute__((aligned(1), may_alias));
 /* Flags inside kmem (the public ones are in <kmem/uma.h>). */
 #define UMA_ZONE_MALLOC 0x0010 /* a kmalloc zone: its items are counted by
                                   malloc types, so totals skip it */
+/* Zones whose buckets carry their items' metadata addresses (section 3). */
+#define UMA_ZFLAG_BUCKETMETA (UMA_ZONE_MALLOC | UMA_ZFLAG_DFMETA)
 
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
