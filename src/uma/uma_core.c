@@ -692,7 +692,6 @@ zone_dfmeta(struct uma_zone *zone, void *item, bool check)
 	return ((uint8_t *)slab->us_meta + idx);
 }
 
-
 /*
  * A free of item to zone: aborts if the item is free already (the key in
  * its first word, or its state byte says so).  Before the dtor runs.

@@ -27,7 +27,8 @@
  *
  *    1. uma_zalloc_arg() pops the thread's alloc bucket.  This is the fast
  *       path: no lock, no atomic read-modify-write, no call, one branch
- *       for "empty" and one for "needs work" (a ctor, M_ZERO).
+ *       for "empty" and one for "needs work" (a ctor, M_ZERO); it clears
+ *       the free key from the item (section 11).
  *    2. If the alloc bucket is empty and the free bucket is not, the two
  *       are swapped (no lock).
  *    3. Else, under the zone lock, a full bucket is taken from the zone's
@@ -36,9 +37,10 @@
  *       slabs first, then free slabs, then new slabs from the map (the keg
  *       lock is dropped while the map is asked).  The zone limit is
  *       checked here: items in caches count against it.
- *    Frees mirror this: push on the free bucket; if full and the alloc
- *    bucket is empty, swap; else hand the full bucket to the zone's bucket
- *    cache and take an empty one.  Frees go to the freeing thread's cache,
+ *    Frees mirror this, after the double-free check of section 11: push
+ *    on the free bucket; if full and the alloc bucket is empty, swap; else
+ *    hand the full bucket to the zone's bucket cache and take an empty
+ *    one.  Frees go to the freeing thread's cache,
  *    so a free from another thread costs what a local one does.  Items
  *    return to their slabs only when the bucket cache is trimmed or
  *    drained, so the "slab became empty" transition is never on the
@@ -520,7 +522,7 @@ typedef uint64_t uma_dfword_t __attribute__((aligned(1), may_alias));
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
 #define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
-#define UMA_FREESLOW_META 0x8     /* a kmalloc zone: uma_zfree_fast() does
+#define UMA_FREESLOW_META 0x8     /* a kmalloc zone: uma's inline frees do
 				     not store the item's metadata address,
 				     uma_zfree_slow() does (section 3) */
 
