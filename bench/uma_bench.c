@@ -8,6 +8,10 @@
  *
  *	uma_zcreate("bench64", 64, NULL, NULL, NULL, NULL, UMA_ALIGN_PTR, 0)
  *
+ * or, with --kmem --init, the same zone with an init and a fini (a keg of
+ * type-stable items, whose double-free check takes the slow paths: see
+ * section 11 of src/uma/uma_int.h).
+ *
  * One mode per run; each prints one line of numbers for bench/uma.sh,
  * which interleaves the allocators, takes medians and prints the tables.
  *
@@ -56,8 +60,8 @@
 #include <kmem/uma.h>
 
 #define BENCH_NAME "uma_bench"
-#define BENCH_USAGE "usage: uma_bench [--kmem] --instr LIVE OPS | " \
-    "[--kmem [--nowait]] --st OPS | [--kmem] --mt OPS | --pc OPS | --rss N"
+#define BENCH_USAGE "usage: uma_bench [--kmem [--init]] --instr LIVE OPS | " \
+    "[--kmem [--init] [--nowait]] --st OPS | [--kmem] --mt OPS | --pc OPS | --rss N"
 #include "benchlib.h"
 
 #define ITEM_SIZE 64
@@ -387,6 +391,23 @@ bench_rss(size_t n)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* --init: the zone's init and fini, which keep a word of the item. */
+static int
+item_init(void *mem, int size, int flags)
+{
+	(void)size;
+	(void)flags;
+	((uint64_t *)mem)[1] = 1;
+	return (0);
+}
+
+static void
+item_fini(void *mem, int size)
+{
+	(void)size;
+	((uint64_t *)mem)[1] = 0;
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -399,11 +420,14 @@ main(int argc, char **argv)
 	int a = 1;
 
 	if (a < argc && strcmp(argv[a], "--kmem") == 0) {
-		zone = uma_zcreate("bench64", ITEM_SIZE, NULL, NULL, NULL, NULL,
+		bool init = a + 1 < argc && strcmp(argv[a + 1], "--init") == 0;
+
+		zone = uma_zcreate("bench64", ITEM_SIZE, NULL, NULL,
+		    init ? item_init : NULL, init ? item_fini : NULL,
 		    UMA_ALIGN_PTR, 0);
 		if (zone == NULL)
 			die("uma_zcreate failed");
-		a++;
+		a += init ? 2 : 1;
 		if (a < argc && strcmp(argv[a], "--nowait") == 0) {
 			use_nowait = true;
 			a++;

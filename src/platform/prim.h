@@ -204,6 +204,12 @@ void kp_sleep_ns(uint64_t ns);
 /* Nanoseconds of CLOCK_REALTIME (for the statistics file). */
 int64_t kp_realtime_ns(void);
 /*
+ * 64 random bits from the system's random source (getrandom(2), else the
+ * kernel's AT_RANDOM bytes mixed with the clock and the process id); for
+ * secrets chosen once at start-up, not for a stream of numbers.
+ */
+uint64_t kp_random64(void);
+/*
  * Starts a detached thread named name running fn(arg), with every signal
  * blocked; 0 or an errno.
  */
@@ -328,13 +334,6 @@ uint64_t kp_process_start_ticks(void);
  * since boot.  0, or -1 when it cannot be read.
  */
 int kp_proc_stat(int pid, char *state, uint64_t *start);
-
-/*
- * 64 random bits from the kernel (getrandom(2)), for per-process secrets;
- * if the kernel has none to give, a mix of the clock, the process id and
- * addresses, which still differs from run to run.
- */
-uint64_t kp_random64(void);
 
 /* ---- output and the environment -------------------------------------- */
 

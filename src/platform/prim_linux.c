@@ -32,6 +32,8 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -816,16 +818,29 @@ kp_clock_ns(void)
 uint64_t
 kp_random64(void)
 {
-	uint64_t r;
+	uint64_t r = 0;
+	const unsigned char *at;
 
-	if (syscall(SYS_getrandom, &r, sizeof(r), 0x1 /* GRND_NONBLOCK */) ==
-	    (long)sizeof(r))
-		return (r);
-	/* splitmix64 of what differs between runs */
-	r = kp_clock_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&r;
-	r += 0x9e3779b97f4a7c15u;
-	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9u;
-	r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
+	/* No EINTR for requests of up to 256 bytes once the pool is ready. */
+	for (int i = 0; i < 4; i++) {
+		long got = syscall(SYS_getrandom, &r, sizeof(r), GRND_NONBLOCK);
+		if (got == (long)sizeof(r))
+			return (r);
+		if (got < 0 && errno != EINTR && errno != EAGAIN)
+			break;
+	}
+	/*
+	 * Before the pool is ready (early boot) or without the system call:
+	 * the 16 bytes the kernel gave the process, and the clock.
+	 */
+	at = (const unsigned char *)getauxval(AT_RANDOM);
+	if (at != NULL)
+		memcpy(&r, at + 8, sizeof(r));
+	r ^= kp_clock_ns() * UINT64_C(0x9E3779B97F4A7C15);
+	r ^= (uint64_t)getpid() << 32;
+	/* splitmix64's finaliser spreads the clock over every bit. */
+	r = (r ^ (r >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	r = (r ^ (r >> 27)) * UINT64_C(0x94D049BB133111EB);
 	return (r ^ (r >> 31));
 }
 

@@ -36,6 +36,8 @@ static atomic_bool uma_ready;
 uint64_t uma_mkey; /* section 3 of uma_int.h; set once, before any zone */
 static kp_mutex_t uma_startup_lock = KP_MUTEX_INITIALIZER;
 static pthread_key_t uma_tc_key;
+/* The free key (section 11 of uma_int.h): set once at start-up. */
+uint64_t uma_dfkey;
 
 /* ---- kmem's own zones ------------------------------------------------------- */
 
@@ -170,6 +172,10 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 		for (uint32_t i = 0; i < keg->uk_ipers; i++)
 			keg->uk_fini(slab->us_data + (size_t)i * keg->uk_rsize,
 			    (int)keg->uk_size);
+	/* The key stays with uma: the pages may serve anything next. */
+	if (keg->uk_dfkey)
+		for (uint32_t i = 0; i < keg->uk_ipers; i++)
+			*(uma_dfword_t *)(slab->us_data + (size_t)i * keg->uk_rsize) = 0;
 	if (!keg->uk_inline)
 		zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, slab, NULL,
 		    false);
@@ -179,8 +185,9 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 /*
  * Takes up to max free items of a slab into items[], in one pass over its
  * free bits; returns how many.  Keg lock held.  With metas (a bucket of a
- * kmalloc zone) their metadata addresses go into metas[], each item takes
- * the free-item key (uma_int.h, section 3) and the items go in highest
+ * kmalloc zone, or of a zone with state bytes) their metadata addresses go
+ * into metas[], a kmalloc item takes the free-item key (uma_int.h,
+ * section 3) and the items go in highest
  * address first: the bucket is popped from its end, so the blocks are
  * handed out in address order, and the free neighbour after a block is the
  * next one out, whose key an overflow of the block destroys.  Without,
@@ -198,7 +205,8 @@ slab_take_many(struct uma_keg *keg, struct uma_slab *slab, void **items,
 		max = (int)slab->us_freecount;
 	if (metas != NULL) {
 		/* trash=1: zone_import() checks the junk first, then keys */
-		bool key = !keg->uk_annot && !keg->uk_trash;
+		bool key = (keg->uk_flags & UMA_ZONE_MALLOC) && !keg->uk_annot &&
+		    !keg->uk_trash;
 		char *meta = slab->us_meta;
 		size_t im = keg->uk_itemmeta;
 		for (unsigned i = w; i-- > 0 && n < max;) {
@@ -692,6 +700,69 @@ zone_item_defined(const struct uma_zone *zone)
 	    (keg->uk_flags & UMA_ZONE_ZINIT) != 0);
 }
 
+/* ---- the double-free check (section 11 of uma_int.h) ------------------------- */
+
+/*
+ * The state byte of item in a uk_dfmeta keg.  The item comes from the
+ * caller on a free: it must be the start of an item of the keg, or the
+ * byte would be another's (or outside the header).
+ */
+static uint8_t *
+zone_dfmeta(struct uma_zone *zone, void *item, bool check)
+{
+	struct uma_keg *keg = zone->uz_keg;
+	struct uma_slab *slab = uma_item_slab(item);
+	uint32_t idx;
+
+	if (check) {
+		if (slab == NULL || slab->us_keg != keg)
+			kp_fatal("uma_zfree: %p was not allocated from zone %s", item,
+			    zone->uz_name);
+		idx = keg_item_index(keg, slab, item, zone->uz_name);
+	} else {
+		idx = uma_slab_index(keg, slab, item);
+	}
+	return ((uint8_t *)slab->us_meta + idx);
+}
+
+/*
+ * A free of item to zone: aborts if the item is free already (the key in
+ * its first word, or its state byte says so).  Before the dtor runs.
+ */
+static void
+zone_df_check(struct uma_zone *zone, void *item)
+{
+	if (zone->uz_dfkey != 0) {
+		if (KP_UNLIKELY(*(uma_dfword_t *)item == zone->uz_dfkey))
+			kp_fatal("uma_zfree: %p: double free in zone %s", item,
+			    zone->uz_name);
+	} else if (zone->uz_flags & UMA_ZFLAG_DFMETA) {
+		if (KP_UNLIKELY(*zone_dfmeta(zone, item, true) != UMA_DFMETA_LIVE))
+			kp_fatal("uma_zfree: %p: double free in zone %s", item,
+			    zone->uz_name);
+	}
+}
+
+/* item becomes free: it takes the key, or its byte says so. */
+static void
+zone_df_free(struct uma_zone *zone, void *item)
+{
+	if (zone->uz_dfkey != 0)
+		*(uma_dfword_t *)item = zone->uz_dfkey;
+	else if (zone->uz_flags & UMA_ZFLAG_DFMETA)
+		*zone_dfmeta(zone, item, false) = UMA_DFMETA_FREE;
+}
+
+/* item is handed out: the key goes, or its byte says so.  Before the ctor. */
+static void
+zone_df_live(struct uma_zone *zone, void *item)
+{
+	if (zone->uz_dfkey != 0)
+		*(uma_dfword_t *)item = 0;
+	else if (zone->uz_flags & UMA_ZFLAG_DFMETA)
+		*zone_dfmeta(zone, item, false) = UMA_DFMETA_LIVE;
+}
+
 /*
  * Takes up to max items for the zone from its keg: limit, keg, then the
  * secondary zone's init.  metas: as keg_fetch()'s (kmalloc zones only,
@@ -715,7 +786,8 @@ zone_import(struct uma_zone *zone, void **items, void **metas, int max,
 			kdbg_trash_check(items[i], zone->uz_keg->uk_rsize,
 			    zone->uz_name, (zone->uz_flags & UMA_ZONE_MALLOC) != 0,
 			    true);
-			if (metas != NULL) /* slab_take_many() left it to us */
+			/* slab_take_many() left the key to us */
+			if (metas != NULL && (zone->uz_flags & UMA_ZONE_MALLOC))
 				uma_mkey_set(items[i]);
 		}
 	if (zone->uz_import == NULL && zone->uz_keg->uk_annot)
@@ -724,6 +796,14 @@ zone_import(struct uma_zone *zone, void **items, void **metas, int max,
 			    zone_item_defined(zone));
 	if (n < allowed)
 		zone_limit_put(zone, allowed - n);
+	/*
+	 * A secondary zone with an init over a keg whose items take the key:
+	 * the key must not survive into what init makes (section 11).
+	 */
+	if (zone->uz_import == NULL && zone->uz_keg->uk_dfkey &&
+	    zone->uz_dfkey == 0)
+		for (int i = 0; i < n; i++)
+			*(uma_dfword_t *)items[i] = 0;
 	if (zone->uz_init != NULL) {
 		for (int i = 0; i < n; i++) {
 			if (zone->uz_init(items[i], (int)zone->uz_size,
@@ -777,8 +857,10 @@ zone_alloc_item(struct uma_zone *zone, void *arg, int flags)
 	    !(zone->uz_flags & UMA_ZONE_MALLOC))
 		kdbg_block_alloc(item, zone->uz_keg->uk_rsize, item, zone->uz_size,
 		    zone_item_defined(zone));
+	zone_df_live(zone, item);
 	if (zone->uz_ctor != NULL &&
 	    zone->uz_ctor(item, (int)zone->uz_size, arg, flags) != 0) {
+		zone_df_free(zone, item);
 		zone_free_item(zone, item, arg, false);
 		atomic_fetch_add(&zone->uz_fails, 1);
 		return (NULL);
@@ -851,11 +933,10 @@ bucket_store(const struct uma_zone *zone, void **items, uint32_t n,
     void *item)
 {
 	items[n] = item;
-	if (zone->uz_flags & UMA_ZONE_MALLOC) {
+	if (zone->uz_flags & UMA_ZFLAG_BUCKETMETA)
 		items[UMA_BUCKET_METAOFF + n] = item_meta(zone->uz_keg, item);
-		if (!zone->uz_keg->uk_annot)
-			uma_mkey_set(item);
-	}
+	if ((zone->uz_flags & UMA_ZONE_MALLOC) && !zone->uz_keg->uk_annot)
+		uma_mkey_set(item);
 }
 
 void *
@@ -876,7 +957,8 @@ bucket_alloc(struct uma_zone *zone, int flags)
 {
 	struct uma_bucket *b;
 	int want = bucket_zone_for(UMA_STAT_LOAD(zone->uz_bucket_size));
-	int z = (zone->uz_flags & UMA_ZONE_MALLOC) ? UMA_NBUCKETZONES - 1 : want;
+	int z = (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) ? UMA_NBUCKETZONES - 1 :
+	    want;
 
 	kp_mutex_lock(&zone->uz_lock);
 	b = TAILQ_FIRST(&zone->uz_empty);
@@ -1196,13 +1278,13 @@ uma_housekeeping(void)
 void *
 uma_zalloc_arg(uma_zone_t zone, void *arg, int flags)
 {
-	return (uma_zalloc_fast(zone, arg, flags));
+	return (uma_zalloc_keyed(zone, arg, flags));
 }
 
 void
 uma_zfree_arg(uma_zone_t zone, void *item, void *arg)
 {
-	uma_zfree_fast(zone, item, arg);
+	uma_zfree_keyed(zone, item, arg);
 }
 
 static void
@@ -1219,6 +1301,7 @@ uma_check_flags(const char *what, uma_zone_t zone, int flags)
 static void *
 zalloc_finish(uma_zone_t zone, void *item, void *arg, int flags)
 {
+	zone_df_live(zone, item);
 	if (zone->uz_ctor != NULL &&
 	    zone->uz_ctor(item, (int)zone->uz_size, arg, flags) != 0) {
 		/* The item goes back without its dtor: it was never made. */
@@ -1231,8 +1314,86 @@ zalloc_finish(uma_zone_t zone, void *item, void *arg, int flags)
 	return (item);
 }
 
-KP_NOINLINE void *
-uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
+/*
+ * The state byte of an item of a uk_dfmeta keg that a caller frees, or
+ * NULL if item is not the start of one of its items (the full check then
+ * says what is wrong).  As keg_item_index(), with a shift for the usual
+ * power-of-two sizes.
+ */
+static inline uint8_t *
+item_dfmeta_checked(const struct uma_keg *keg, void *item)
+{
+	struct uma_slab *slab = uma_item_slab(item);
+	uintptr_t off;
+	uint32_t idx;
+
+	if (KP_UNLIKELY(slab == NULL || slab->us_keg != keg))
+		return (NULL);
+	off = (uintptr_t)item - (uintptr_t)slab->us_data;
+	if (KP_LIKELY(keg->uk_rshift >= 0)) {
+		idx = (uint32_t)(off >> keg->uk_rshift);
+		if (KP_UNLIKELY((off & (keg->uk_rsize - 1)) != 0))
+			return (NULL);
+	} else {
+		idx = (uint32_t)(off / keg->uk_rsize);
+		if (KP_UNLIKELY(off % keg->uk_rsize != 0))
+			return (NULL);
+	}
+	/* An address below the first item wraps to a huge offset. */
+	if (KP_UNLIKELY(off >= (uintptr_t)keg->uk_ipers * keg->uk_rsize))
+		return (NULL);
+	return ((uint8_t *)slab->us_meta + idx);
+}
+
+/*
+ * The DFMETA zones' fast path (section 11 of uma_int.h), at the head of
+ * the slow paths: what uma_zalloc_keyed() and uma_zfree_keyed() do, with
+ * the state byte instead of the key; NULL or false when the general path
+ * must run (an empty or full bucket, a ctor, a dtor, M_ZERO, failure
+ * injection, bad flags, a suspect free).
+ */
+static inline void *
+zalloc_dfmeta_fast(uma_zone_t zone, int flags)
+{
+	struct uma_cache *c = &uma_tc->tc_cache[zone->uz_id];
+	int w = flags & (M_NOWAIT | M_WAITOK);
+	uint32_t n = c->uc_acnt;
+	void *item;
+
+	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0 ||
+	    (w != M_NOWAIT && w != M_WAITOK)))
+		return (NULL);
+	n--;
+	item = c->uc_aitems[n];
+	UMA_STAT_STORE(c->uc_acnt, n);
+	UMA_STAT_INC(c->uc_allocs);
+	/* The byte's address came with the item (section 3). */
+	*(uint8_t *)*uma_cache_ameta(c, n) = UMA_DFMETA_LIVE;
+	return (item);
+}
+
+static inline bool
+zfree_dfmeta_fast(uma_zone_t zone, void *item)
+{
+	struct uma_cache *c = &uma_tc->tc_cache[zone->uz_id];
+	uint32_t n = c->uc_acnt;
+	uint8_t *meta;
+
+	if (KP_UNLIKELY(n >= c->uc_aentries || item == NULL ||
+	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0))
+		return (false);
+	meta = item_dfmeta_checked(zone->uz_keg, item);
+	if (KP_UNLIKELY(meta == NULL || *meta != UMA_DFMETA_LIVE))
+		return (false);
+	*meta = UMA_DFMETA_FREE;
+	c->uc_aitems[n] = item;
+	*uma_cache_ameta(c, n) = meta;
+	UMA_STAT_STORE(c->uc_acnt, n + 1);
+	return (true);
+}
+
+static KP_NOINLINE void *
+zalloc_slow(uma_zone_t zone, void *arg, int flags)
 {
 	struct uma_tcache *tc;
 	struct uma_cache *c;
@@ -1304,7 +1465,7 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			if (b == NULL)
 				return (zone_alloc_item(zone, arg, flags));
 			/* A kmalloc zone's bucket gets its tags' addresses too. */
-			void **metas = (zone->uz_flags & UMA_ZONE_MALLOC) ?
+			void **metas = (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) ?
 			    b->ub_bucket + UMA_BUCKET_METAOFF : NULL;
 			int got = zone_import(zone, b->ub_bucket, metas,
 			    b->ub_entries, flags);
@@ -1328,8 +1489,8 @@ uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
 	}
 }
 
-KP_NOINLINE void
-uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
+static KP_NOINLINE void
+zfree_slow(uma_zone_t zone, void *item, void *arg)
 {
 	struct uma_tcache *tc;
 	struct uma_cache *c;
@@ -1337,19 +1498,25 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 
 	if (item == NULL)
 		return;
-	/* memguard: a bad free must not reach the dtor (section 10). */
-	if (KP_UNLIKELY(zone->uz_keg != NULL && zone->uz_keg->uk_guard)) {
+	/*
+	 * memguard, and the other zones whose frees go to the slab at once
+	 * (section 11): a bad free must not reach the dtor (section 10).
+	 */
+	if (KP_UNLIKELY(zone->uz_flags & UMA_ZFLAG_DFSLAB)) {
 		uint32_t idx;
 		kp_mutex_lock(&zone->uz_keg->uk_lock);
 		(void)keg_check_item(zone->uz_keg, item, zone->uz_name, &idx);
 		kp_mutex_unlock(&zone->uz_keg->uk_lock);
 	}
+	/* A double free aborts here, before the dtor (section 11). */
+	zone_df_check(zone, item);
 	/* arg == &uma_tcache_empty: a ctor failed; no dtor. */
 	bool dtor = arg != (void *)&uma_tcache_empty;
 	if (!dtor)
 		arg = NULL;
 	if (dtor && zone->uz_dtor != NULL)
 		zone->uz_dtor(item, (int)zone->uz_size, arg);
+	zone_df_free(zone, item);
 	uint32_t fs = atomic_load(&zone->uz_freeslow);
 	if (zone->uz_id == UMA_SLOT_NONE ||
 	    (fs & (UMA_FREESLOW_SLEEPERS | UMA_FREESLOW_NOCACHE)) ||
@@ -1406,6 +1573,30 @@ uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
 	}
 }
 
+/*
+ * The slow paths proper are zalloc_slow() and zfree_slow(); these heads
+ * take the DFMETA zones' fast path first, without the frame the full
+ * paths need.
+ */
+KP_NOINLINE void *
+uma_zalloc_slow(uma_zone_t zone, void *arg, int flags)
+{
+	if (zone->uz_flags & UMA_ZFLAG_DFMETA) {
+		void *item = zalloc_dfmeta_fast(zone, flags);
+		if (KP_LIKELY(item != NULL))
+			return (item);
+	}
+	return (zalloc_slow(zone, arg, flags));
+}
+
+KP_NOINLINE void
+uma_zfree_slow(uma_zone_t zone, void *item, void *arg)
+{
+	if ((zone->uz_flags & UMA_ZFLAG_DFMETA) && zfree_dfmeta_fast(zone, item))
+		return;
+	zfree_slow(zone, item, arg);
+}
+
 /* ---- zone creation and destruction ------------------------------------------------- */
 
 static void
@@ -1457,7 +1648,7 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 5;
 	/* Buckets of the kmalloc zones keep their metadata addresses after
 	   UMA_BUCKET_METAOFF entries. */
-	if ((zone->uz_flags & UMA_ZONE_MALLOC) &&
+	if ((zone->uz_flags & UMA_ZFLAG_BUCKETMETA) &&
 	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
 		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
@@ -1492,6 +1683,23 @@ keg_init(struct uma_keg *keg, struct uma_zone *zone, size_t size,
 	/* kmem_debug.h, section 8: what the annotations cover. */
 	keg->uk_annot = kdbg_annotating() && !inline_hdr &&
 	    !(flags & UMA_ZFLAG_INTERNAL) && !guard; /* memguard's pages fault */
+	/*
+	 * uma_int.h, section 11: which double-free check the items take.
+	 * The debug modes' kegs have no caches (their frees go back to the
+	 * slab and its bitset at once) and their free items must not be
+	 * written; kmalloc's have type tags; kmem's own have neither.
+	 */
+	bool dfany = !inline_hdr && !guard && !keg->uk_trash && !keg->uk_annot &&
+	    !(flags & (UMA_ZFLAG_INTERNAL | UMA_ZONE_MALLOC));
+	bool typestable = uminit != NULL || fini != NULL ||
+	    (flags & UMA_ZONE_ZINIT) != 0;
+	keg->uk_dfkey = dfany && !typestable;
+	keg->uk_dfmeta = dfany && typestable && itemmeta == 0;
+	if (keg->uk_dfmeta) {
+		keg->uk_itemmeta = 1;
+		/* Now: the bucket sizes depend on it (zone_register() again). */
+		zone->uz_flags |= UMA_ZFLAG_DFMETA;
+	}
 	keg_layout(keg, inline_hdr);
 	zone->uz_keg = keg;
 }
@@ -1553,6 +1761,8 @@ uma_startup(void)
 	if (pthread_key_create(&uma_tc_key, tcache_destroy) != 0)
 		kp_fatal("uma: cannot create the thread-cache key");
 	atomic_store(&uma_next_trim, kp_clock_ns() + UMA_TRIM_NS);
+	/* Odd: never 0, which would match a word of zeros. */
+	uma_dfkey = kp_random64() | 1;
 	(void)kmem_lowmem_register(uma_lowmem, NULL);
 	atomic_store(&uma_ready, true);
 	kp_mutex_unlock(&uma_startup_lock);
@@ -1590,10 +1800,34 @@ zone_register(struct uma_zone *zone, bool cache)
 	    zone->uz_keg->uk_annot ||
 	    ((zone->uz_flags & UMA_ZONE_MALLOC) && kopt.redzone)))
 		cache = false;
+	/*
+	 * uma_int.h, section 11: the key for the zones whose free items may
+	 * be written; the state byte, and no fast path, for those whose keg
+	 * keeps items initialised; and no cache for a secondary zone with an
+	 * init over a keg of the first kind, whose slabs' bitsets then see
+	 * every free.
+	 */
+	struct uma_keg *keg = zone->uz_keg;
+	zone->uz_dfkey = 0;
+	/* A secondary zone's flags came from its primary: chosen anew. */
+	zone->uz_flags &= ~(uint32_t)(UMA_ZFLAG_DFMETA | UMA_ZFLAG_DFSLAB);
+	if (keg != NULL && keg->uk_dfkey) {
+		if (zone->uz_init == NULL && zone->uz_fini == NULL)
+			zone->uz_dfkey = uma_dfkey;
+		else
+			cache = false;
+	}
+	if (keg != NULL && keg->uk_dfmeta)
+		zone->uz_flags |= UMA_ZFLAG_DFMETA;
+	else if (keg != NULL && zone->uz_dfkey == 0 &&
+	    !(zone->uz_flags & (UMA_ZONE_MALLOC | UMA_ZFLAG_INTERNAL)))
+		zone->uz_flags |= UMA_ZFLAG_DFSLAB;
 	kp_mutex_lock(&uma_zones_lock);
 	zone->uz_id = cache ? uma_id_alloc(zone) : UMA_SLOT_NONE;
+	/* The fast paths see the DFMETA zones' caches as empty, slot 0's. */
 	zone->uz_cacheoff = (uint32_t)(offsetof(struct uma_tcache, tc_cache) +
-	    zone->uz_id * sizeof(struct uma_cache));
+	    ((zone->uz_flags & UMA_ZFLAG_DFMETA) ? UMA_SLOT_NONE : zone->uz_id) *
+	    sizeof(struct uma_cache));
 	if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
 		zone->uz_keg->uk_cacheoff = zone->uz_cacheoff;
 	if (zone->uz_id == UMA_SLOT_NONE)
@@ -2154,7 +2388,8 @@ uma_qc_destroy(void *zone)
 static int
 uma_qc_alloc(void *zone, int flags, vmem_addr_t *addrp)
 {
-	void *p = uma_zalloc(zone, flags & (M_NOWAIT | M_WAITOK));
+	/* The raw fast path: the segment may have no memory (section 11). */
+	void *p = uma_zalloc_fast(zone, NULL, flags & (M_NOWAIT | M_WAITOK));
 
 	if (p == NULL)
 		return (ENOMEM);
@@ -2165,7 +2400,7 @@ uma_qc_alloc(void *zone, int flags, vmem_addr_t *addrp)
 static void
 uma_qc_free(void *zone, vmem_addr_t addr)
 {
-	uma_zfree(zone, (void *)addr);
+	uma_zfree_fast(zone, (void *)addr, NULL);
 }
 
 /* The calling thread's cached segments and the zone's buckets go back. */

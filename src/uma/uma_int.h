@@ -27,7 +27,8 @@
  *
  *    1. uma_zalloc_arg() pops the thread's alloc bucket.  This is the fast
  *       path: no lock, no atomic read-modify-write, no call, one branch
- *       for "empty" and one for "needs work" (a ctor, M_ZERO).
+ *       for "empty" and one for "needs work" (a ctor, M_ZERO); it clears
+ *       the free key from the item (section 11).
  *    2. If the alloc bucket is empty and the free bucket is not, the two
  *       are swapped (no lock).
  *    3. Else, under the zone lock, a full bucket is taken from the zone's
@@ -36,9 +37,10 @@
  *       slabs first, then free slabs, then new slabs from the map (the keg
  *       lock is dropped while the map is asked).  The zone limit is
  *       checked here: items in caches count against it.
- *    Frees mirror this: push on the free bucket; if full and the alloc
- *    bucket is empty, swap; else hand the full bucket to the zone's bucket
- *    cache and take an empty one.  Frees go to the freeing thread's cache,
+ *    Frees mirror this, after the double-free check of section 11: push
+ *    on the free bucket; if full and the alloc bucket is empty, swap; else
+ *    hand the full bucket to the zone's bucket cache and take an empty
+ *    one.  Frees go to the freeing thread's cache,
  *    so a free from another thread costs what a local one does.  Items
  *    return to their slabs only when the bucket cache is trimmed or
  *    drained, so the "slab became empty" transition is never on the
@@ -74,8 +76,10 @@
  *    every item it puts in one of their buckets, and kmalloc's fast paths
  *    pop and push it with the item, so an allocation writes the item's
  *    type tag without a page-table look-up.  The address stays good while
- *    the item is in a bucket: its slab cannot go away meanwhile.  These
- *    zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
+ *    the item is in a bucket: its slab cannot go away meanwhile.  The
+ *    buckets of the DFMETA zones (section 11) carry them the same way
+ *    (UMA_ZFLAG_BUCKETMETA covers both), for their state bytes.  The
+ *    kmalloc zones have no ctor, dtor, limit or reserve, so M_ZERO is all their
  *    uz_allocslow holds, and their uz_freeslow holds UMA_FREESLOW_META
  *    (uma's own inline free, which does not store the address, takes the
  *    slow path) and at most UMA_FREESLOW_NOCACHE besides (they then use
@@ -223,6 +227,58 @@
  *    and the fault handler finds the item from any address of the slab.
  *    uma_zdestroy() takes the keg's slabs off the FIFO first.  Secondary
  *    zones share the keg, and so the guard, of their primary.
+ *
+ * 11. Double frees
+ *
+ *    A double free is caught at the free itself, in every build.  A slab's
+ *    free bitset sees only the frees that reach it, and a bucket may hand
+ *    the same item out twice before it drains, so the caches need a check
+ *    of their own; it is one of two, chosen per keg at creation:
+ *
+ *    - The free key (glibc tcache's idea).  uma_dfkey is a random odd
+ *      64-bit secret chosen at start-up (kp_random64()), copied into every
+ *      zone that uses it (uz_dfkey, 0 in the others, on the line the fast
+ *      path reads anyway).  A free writes it into the item's first word
+ *      (items are 8 bytes or more), an allocation writes 0 there before
+ *      any ctor or M_ZERO, so a free item holds the key and an item in use
+ *      holds it only if the program wrote it there, which the program can
+ *      only have read in freed memory.  A free that finds the key aborts
+ *      ("uma_zfree: ADDR: double free in zone NAME", the slab check's
+ *      words) before the dtor.  Cost on the fast paths: a load, a compare
+ *      and a branch folded into the free's existing test, a store on each
+ *      side.  Some free items lack the key (those of a fresh slab, those
+ *      a secondary zone with an init gave back, below): the check lets
+ *      them be, since only an item handed out and freed since can be
+ *      freed twice, and that free wrote the key (a free of an item never
+ *      handed out is a foreign pointer, for the slab's bitset).  A keg
+ *      clears the keys when a slab goes back to the map, so the secret
+ *      does not travel with the pages.
+ *    - The state byte.  Kegs with an init, a fini or UMA_ZONE_ZINIT keep
+ *      their free items initialised (type-stable memory): nothing may be
+ *      written into them.  Their slab headers keep one byte per item
+ *      (uk_itemmeta = 1, uk_dfmeta; a new slab's are UMA_DFMETA_FREE), set
+ *      to UMA_DFMETA_LIVE when an item is handed out and back when it is
+ *      freed.  Their zones (UMA_ZFLAG_DFMETA) have no inline fast path:
+ *      uz_cacheoff points at slot 0, which is always empty, while the slow
+ *      paths use their slot (uz_id), so their items are still cached per
+ *      thread, and a fast path of their own at the head of the slow paths
+ *      pops and pushes the alloc bucket.  A free finds the byte through
+ *      the page table, which also checks that the address is an item of
+ *      the keg; the bucket keeps the byte's address beside the item, as
+ *      kmalloc's buckets keep the tag's (section 3), so an allocation
+ *      writes it with no look-up.
+ *
+ *    Neither is needed, or allowed, where the free items are not the
+ *    zone's to write: kmalloc's zones (their type tags catch double frees
+ *    in kfree), cache-only zones (vmem segments, perhaps without memory;
+ *    the raw fast paths), kmem's own zones, and the debug modes' kegs
+ *    (trash, redzones, annotations, memguard): those have no per-thread
+ *    cache, so every free reaches the slab's bitset at once.  A secondary
+ *    zone with an init or fini over a keg that takes the key has no cache
+ *    either, for the same reason, and clears the key of the items it takes
+ *    from the keg before its init runs.  The callers' zones of these kinds
+ *    (UMA_ZFLAG_DFSLAB) look the item up in its slab, under the keg lock,
+ *    before the dtor runs, as memguard's always did.
  */
 #ifndef KMEM_UMA_INT_H
 #define KMEM_UMA_INT_H
@@ -374,6 +430,10 @@ struct uma_keg {
 	bool uk_annot;                 /* items are annotated for valgrind or
 					  AddressSanitizer (kmem_debug.h,
 					  section 8) */
+	bool uk_dfkey;                 /* free items may hold the free key
+					  (section 11) */
+	bool uk_dfmeta;                /* the per-item byte is the item's
+					  state (section 11) */
 	int uk_hdrzone;                /* slab header zone index, or -1 */
 	uma_init uk_init;              /* item init */
 	uma_fini uk_fini;              /* item fini */
@@ -389,6 +449,8 @@ struct uma_zone {
 	uint32_t uz_allocslow;         /* flags that force the alloc slow path */
 	_Atomic uint32_t uz_freeslow;  /* nonzero: frees take the slow path */
 	uint32_t uz_id;                /* slot index, 0 = none */
+	uint64_t uz_dfkey;             /* the free key, or 0: the zone's items
+					  do not take it (section 11) */
 	uma_ctor uz_ctor;              /* item constructor */
 	uma_dtor uz_dtor;              /* item destructor */
 	uma_init uz_init;              /* zone init (secondary zones) */
@@ -437,6 +499,13 @@ struct uma_zone {
 };
 
 #define UMA_ZFLAG_SECONDARY 0x10000000 /* made by uma_zsecond_create() */
+#define UMA_ZFLAG_DFMETA 0x04000000   /* frees checked by a state byte per
+					  item in the slab header (section
+					  11); no fast path */
+#define UMA_ZFLAG_DFSLAB 0x02000000   /* no key, no state byte, no cache
+					  (debug modes, memguard, section
+					  11): frees are checked against the
+					  slab's bitset before the dtor */
 #define UMA_ZFLAG_FAILINJ 0x08000000   /* failure injection applies (the
 					  debug layer; M_NOWAIT is in
 					  uz_allocslow) */
@@ -447,14 +516,28 @@ struct uma_zone {
 /* Every byte of a new slab's per-item metadata. */
 #define UMA_ITEMMETA_INIT 0xff
 
+/* The state byte of uk_dfmeta kegs (section 11). */
+#define UMA_DFMETA_FREE UMA_ITEMMETA_INIT /* in a cache or a slab */
+#define UMA_DFMETA_LIVE 0x00              /* handed out */
+
+/* The free key of section 11 (uma_core.c); odd, so never 0. */
+extern uint64_t uma_dfkey __attribute__((visibility("hidden")));
+/*
+ * An item's first word, where the key goes: items need only be aligned as
+ * their zone asks (perhaps not to 8), and the word may be of any type.
+ */
+typedef uint64_t uma_dfword_t __attribute__((aligned(1), may_alias));
+
 /* Flags inside kmem (the public ones are in <kmem/uma.h>). */
 #define UMA_ZONE_MALLOC 0x0010 /* a kmalloc zone: its items are counted by
                                   malloc types, so totals skip it */
+/* Zones whose buckets carry their items' metadata addresses (section 3). */
+#define UMA_ZFLAG_BUCKETMETA (UMA_ZONE_MALLOC | UMA_ZFLAG_DFMETA)
 
 #define UMA_FREESLOW_DTOR 0x1     /* the zone has a dtor */
 #define UMA_FREESLOW_SLEEPERS 0x2 /* someone sleeps at the limit */
 #define UMA_FREESLOW_NOCACHE 0x4  /* no per-thread cache */
-#define UMA_FREESLOW_META 0x8     /* a kmalloc zone: uma_zfree_fast() does
+#define UMA_FREESLOW_META 0x8     /* a kmalloc zone: uma's inline frees do
 				     not store the item's metadata address,
 				     uma_zfree_slow() does (section 3) */
 
@@ -622,8 +705,10 @@ uma_mkey_clear(void *item)
 }
 
 /*
- * The fast paths (section 2, step 1), inline for the layers above;
- * uma_zalloc_arg() and uma_zfree_arg() are these.
+ * The fast paths (section 2, step 1), inline for the layers above.  These
+ * raw ones neither check nor write the item (section 11): kmalloc (whose
+ * items carry type tags) and the cache-only zones (whose "items" are
+ * addresses of vmem segments, perhaps without memory) use them.
  */
 static inline void *
 uma_zalloc_fast(uma_zone_t zone, void *arg, int flags)
@@ -666,6 +751,49 @@ uma_zfree_fast_nonnull(uma_zone_t zone, void *item)
 		uma_zfree_slow(zone, item, NULL);
 		return;
 	}
+	c->uc_aitems[n] = item;
+	UMA_STAT_STORE(c->uc_acnt, (uint32_t)(n + 1));
+}
+
+/*
+ * uma_zalloc_arg() and uma_zfree_arg(): the raw fast paths plus the free
+ * key of section 11.  Only zones with uz_dfkey set reach the key code: the
+ * zones whose items must not be written (init, fini, ZINIT: their fast
+ * path is off) and those without a cache take the slow path, and the
+ * kmalloc zones' frees do (UMA_FREESLOW_META).  A kmalloc item handed out
+ * here has its first word cleared, which costs it nothing.
+ */
+static inline void *
+uma_zalloc_keyed(uma_zone_t zone, void *arg, int flags)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	uint32_t n = c->uc_acnt;
+
+	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
+		return (uma_zalloc_slow(zone, arg, flags));
+	n--;
+	UMA_STAT_STORE(c->uc_acnt, n);
+	UMA_STAT_INC(c->uc_allocs);
+	void *item = c->uc_aitems[n];
+	*(uma_dfword_t *)item = 0;  /* the key goes: the item is in use */
+	return (item);
+}
+
+static inline void
+uma_zfree_keyed(uma_zone_t zone, void *item, void *arg)
+{
+	struct uma_cache *c = uma_cache_of(uma_tc, zone);
+	size_t n = c->uc_acnt;
+	uint64_t key = zone->uz_dfkey;
+
+	/* The key already there: a double free, which the slow path reports. */
+	if (KP_UNLIKELY(n >= c->uc_aentries || item == NULL ||
+	    atomic_load_explicit(&zone->uz_freeslow, memory_order_relaxed) != 0 ||
+	    *(uma_dfword_t *)item == key)) {
+		uma_zfree_slow(zone, item, arg);
+		return;
+	}
+	*(uma_dfword_t *)item = key;
 	c->uc_aitems[n] = item;
 	UMA_STAT_STORE(c->uc_acnt, (uint32_t)(n + 1));
 }

@@ -5,7 +5,8 @@
  * NOFREE, NOBUCKET, M_ZERO, destroying a zone that still has items,
  * secondary zones, exact statistics after a random mix, and misuse (double
  * free, wrong zone, interior or foreign pointer, bad flags) ending in
- * abort() with a line naming the zone.
+ * abort() with a line naming the zone; double frees caught at the free
+ * itself, and the free key never seen in an item handed out.
  *
  * The map is set up once per process, so every test runs in a child of its
  * own (kt_child) with a map of known size, and checks with KT_CHECK.
@@ -18,6 +19,7 @@
 
 #include "kt.h"
 #include "kmem/kmem_int.h"
+#include "uma/uma_int.h"
 #include "uma/uma_stats.h"
 
 #define MB ((size_t)1 << 20)
@@ -1158,6 +1160,275 @@ child_destroy_primary(void *arg)
 	uma_zdestroy(z);
 }
 
+/* ---- double frees: caught at the free itself (uma_int.h, section 11) ------- */
+
+enum { DF_PLAIN, DF_INIT, DF_ZINIT, DF_SECOND_INIT, DF_SECOND_OF_INIT,
+    DF_NOBUCKET, DF_CTOR, DF_KINDS };
+enum { DF_AGAIN, DF_OTHER, DF_DRAINED, DF_HOWS };
+
+static int
+df_init(void *mem, int size, int flags)
+{
+	((uint64_t *)mem)[1] = 0x1717;
+	return (0);
+}
+
+static void
+df_fini(void *mem, int size)
+{
+	/* The item is still what init made: nothing wrote into it. */
+	KT_EQ(((uint64_t *)mem)[1], 0x1717);
+}
+
+static int
+df_ctor(void *mem, int size, void *arg, int flags)
+{
+	return (0);
+}
+
+/* Says so on stderr, where the parent counts the dtors that ran. */
+static void
+df_dtor(void *mem, int size, void *arg)
+{
+	fprintf(stderr, "dtor ran\n");
+}
+
+/* How many times needle occurs in hay. */
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return (n);
+}
+
+/* The zone "dfk" of the kind asked for (a primary of another name). */
+static uma_zone_t
+df_zone(int kind)
+{
+	uma_zone_t z, p;
+
+	switch (kind) {
+	case DF_INIT:
+		return (uma_zcreate("dfk", 64, NULL, NULL, df_init, df_fini,
+		    UMA_ALIGN_PTR, 0));
+	case DF_ZINIT:
+		return (uma_zcreate("dfk", 64, NULL, NULL, NULL, NULL,
+		    UMA_ALIGN_PTR, UMA_ZONE_ZINIT));
+	case DF_SECOND_INIT:
+		p = uma_zcreate("prim", 64, NULL, NULL, NULL, NULL, UMA_ALIGN_PTR,
+		    0);
+		KT_CHECK(p != NULL);
+		return (uma_zsecond_create("dfk", NULL, NULL, df_init, df_fini, p));
+	case DF_SECOND_OF_INIT:
+		p = uma_zcreate("prim", 64, NULL, NULL, df_init, df_fini,
+		    UMA_ALIGN_PTR, 0);
+		KT_CHECK(p != NULL);
+		return (uma_zsecond_create("dfk", NULL, NULL, NULL, NULL, p));
+	case DF_NOBUCKET:
+		return (uma_zcreate("dfk", 64, NULL, NULL, NULL, NULL,
+		    UMA_ALIGN_PTR, UMA_ZONE_NOBUCKET));
+	case DF_CTOR:
+		return (uma_zcreate("dfk", 64, df_ctor, df_dtor, NULL, NULL,
+		    UMA_ALIGN_PTR, 0));
+	default:
+		z = uma_zcreate("dfk", 100, NULL, NULL, NULL, NULL, UMA_ALIGN_PTR,
+		    0);
+		return (z);
+	}
+}
+
+/*
+ * arg: kind * DF_HOWS + how.  The second free must abort: the child
+ * returns (exit 0, a failure) if it does not.  keep holds the slab.
+ */
+static void
+child_df(void *arg)
+{
+	int kind = *(int *)arg / DF_HOWS, how = *(int *)arg % DF_HOWS;
+
+	kt_map_setup("16M");
+	uma_zone_t z = df_zone(kind);
+	KT_CHECK(z != NULL);
+	void *keep = uma_zalloc(z, M_WAITOK);
+	void *a = uma_zalloc(z, M_WAITOK);
+	void *b = uma_zalloc(z, M_WAITOK);
+	KT_CHECK(keep != NULL && a != NULL && b != NULL);
+	uma_zfree(z, a);
+	if (how == DF_OTHER)
+		uma_zfree(z, b);
+	if (how == DF_DRAINED) {
+		uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
+		KT_EQ(kt_zone_stats(z).zs_used, 2);
+	}
+	uma_zfree(z, a);
+	fprintf(stderr, "the double free went unnoticed\n");
+}
+
+static void
+test_double_free(void **state)
+{
+	char what[64];
+
+	for (int kind = 0; kind < DF_KINDS; kind++) {
+		for (int how = 0; how < DF_HOWS; how++) {
+			int arg = kind * DF_HOWS + how;
+			struct kt_result r;
+
+			kt_child(child_df, &arg, &r);
+			snprintf(what, sizeof(what), "kind %d, case %d", kind, how);
+			/* The dtor ran for the good frees, not for the bad one. */
+			int dtors = kind != DF_CTOR ? 0 : how == DF_OTHER ? 2 : 1;
+			if (r.kr_exited || r.kr_status != SIGABRT ||
+			    strstr(r.kr_err, ": double free in zone dfk\n") == NULL ||
+			    strstr(r.kr_err, "kmem: uma_zfree: 0x") == NULL ||
+			    count_of(r.kr_err, "dtor ran") != dtors)
+				fail_msg("%s: %s %d, stderr: %s", what,
+				    r.kr_exited ? "exit" : "signal", r.kr_status, r.kr_err);
+		}
+	}
+}
+
+/* The key of zone z, or 0 where its items do not take it. */
+static uint64_t
+df_key(uma_zone_t z)
+{
+	return (z->uz_dfkey);
+}
+
+static int dfk_ctor_saw_key;
+
+static int
+dfk_ctor(void *mem, int size, void *arg, int flags)
+{
+	if (*(uint64_t *)mem == uma_dfkey)
+		dfk_ctor_saw_key++;
+	return (0);
+}
+
+static int
+dfk_sec_init(void *mem, int size, int flags)
+{
+	if (*(uint64_t *)mem == uma_dfkey)
+		dfk_ctor_saw_key++;
+	return (0);
+}
+
+#define DFK_N 3000
+
+/*
+ * No item handed out holds the key, by any path: the alloc bucket, a swap,
+ * the zone's bucket cache, a bucket filled from partly free slabs, a zone
+ * without caches, M_ZERO, a ctor (which runs after the key went), a
+ * secondary zone with an init over the same keg; while every free item of
+ * the caches holds it.  The counts stay exact.
+ */
+static void
+child_df_key(void *arg)
+{
+	static uint64_t *items[DFK_N];
+
+	kt_map_setup("32M");
+	uma_zone_t z = uma_zcreate("dfkey", 48, NULL, NULL, NULL, NULL,
+	    UMA_ALIGN_PTR, 0);
+	uma_zone_t nb = uma_zcreate("dfkey_nb", 48, NULL, NULL, NULL, NULL,
+	    UMA_ALIGN_PTR, UMA_ZONE_NOBUCKET);
+	uma_zone_t ct = uma_zcreate("dfkey_ctor", 48, dfk_ctor, NULL, NULL, NULL,
+	    UMA_ALIGN_PTR, 0);
+	uma_zone_t in = uma_zcreate("dfkey_init", 48, NULL, NULL, df_init,
+	    df_fini, UMA_ALIGN_PTR, 0);
+	uma_zone_t sec = uma_zsecond_create("dfkey_sec", NULL, NULL, dfk_sec_init,
+	    NULL, z);
+	KT_CHECK(z != NULL && nb != NULL && ct != NULL && in != NULL &&
+	    sec != NULL);
+	uint64_t key = uma_dfkey;
+	KT_CHECK((key & 1) != 0);
+	/* Where zones have caches, plain zones take the key, the rest not. */
+	KT_EQ(df_key(z), KT_ZONE_CACHES ? key : 0);
+	KT_EQ(df_key(nb), KT_ZONE_CACHES ? key : 0);
+	KT_EQ(df_key(in), 0);
+	KT_EQ(df_key(sec), 0);
+
+	uma_zone_t zones[] = {z, nb, ct};
+	for (int zi = 0; zi < 3; zi++) {
+		uma_zone_t y = zones[zi];
+		for (int round = 0; round < 3; round++) {
+			for (int i = 0; i < DFK_N; i++) {
+				items[i] = uma_zalloc(y, (i % 7 == 0 ? M_ZERO : 0) |
+				    (i & 1 ? M_NOWAIT : M_WAITOK));
+				KT_CHECK(items[i] != NULL);
+				KT_CHECK(items[i][0] != key);
+				/* The program's own data; the free replaces it. */
+				items[i][0] = 0x5a5a5a5a5a5a5a5aull;
+			}
+			for (int i = 0; i < DFK_N; i++) {
+				if (round == 2 && i % 10 == 0)
+					continue; /* keeps the slabs for the next round */
+				uma_zfree(y, items[i]);
+				/* A free item of a cache holds the key. */
+				if (df_key(y) != 0 && y != nb)
+					KT_CHECK(items[i][0] == key);
+			}
+			if (round >= 1)
+				uma_zone_reclaim(y, UMA_RECLAIM_DRAIN_CPU);
+		}
+		/* Items of partly free slabs, which kept their keys. */
+		for (int i = 0; i < DFK_N; i++) {
+			if (i % 10 == 0)
+				continue;
+			items[i] = uma_zalloc(y, M_WAITOK);
+			KT_CHECK(items[i][0] != key);
+		}
+		for (int i = 0; i < DFK_N; i++)
+			uma_zfree(y, items[i]);
+		kt_zone_consistent(y);
+	}
+	KT_EQ(dfk_ctor_saw_key, 0);
+
+	/*
+	 * A secondary zone with an init takes items freed with the key from
+	 * the keg: its init and its callers never see the key.
+	 */
+	for (int i = 0; i < DFK_N; i++)
+		items[i] = uma_zalloc(z, M_WAITOK);
+	for (int i = 0; i < DFK_N; i++)
+		if (i % 10 != 0)
+			uma_zfree(z, items[i]);
+	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
+	for (int i = 0; i < DFK_N; i++) {
+		if (i % 10 == 0)
+			continue;
+		items[i] = uma_zalloc(sec, M_WAITOK);
+		KT_CHECK(items[i] != NULL && items[i][0] != key);
+	}
+	KT_EQ(dfk_ctor_saw_key, 0);
+	for (int i = 0; i < DFK_N; i++)
+		uma_zfree(i % 10 == 0 ? z : sec, items[i]);
+	uma_zone_reclaim(z, UMA_RECLAIM_DRAIN_CPU);
+	kt_zone_consistent(z);
+
+	/* A type-stable zone: nothing written, the state byte counts. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < DFK_N; i++) {
+			items[i] = uma_zalloc(in, M_WAITOK);
+			KT_CHECK(items[i] != NULL && items[i][1] == 0x1717);
+			KT_CHECK(items[i][0] != key);
+		}
+		for (int i = 0; i < DFK_N; i++)
+			uma_zfree(in, items[i]);
+	}
+	kt_zone_consistent(in);
+}
+
+static void
+test_df_key(void **state)
+{
+	KT_NEEDS_EVERY_ALLOCATION();
+	kt_assert_child_ok(child_df_key, NULL);
+}
+
 static void
 test_misuse(void **state)
 {
@@ -1203,6 +1474,8 @@ main(void)
 		cmocka_unit_test(test_secondary),
 		cmocka_unit_test(test_stats_random),
 		cmocka_unit_test(test_misuse),
+		cmocka_unit_test(test_double_free),
+		cmocka_unit_test(test_df_key),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
