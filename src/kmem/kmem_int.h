@@ -164,7 +164,9 @@ enum kmem_class {
 #define KMEM_COMMIT_RETRY_NS (1000u * 1000) /* first retry after a commit failed */
 #define KMEM_DIRTY_RING 256        /* freed ranges left committed, at most */
 #define KMEM_DIRTY_MAX ((size_t)64 << 20) /* their bytes, at most */
+#define KMEM_DIRTY_FLOOR ((size_t)16 << 20) /* ... beyond the live bytes' peak */
 #define KMEM_DIRTY_AGE_NS (2ull * 1000 * 1000 * 1000) /* and their age */
+#define KMEM_DIRTY_TRY 4           /* dirty runs a placement tries */
 /*
  * A flag of kmem_region_alloc()'s callers (above the public M_ flags): the
  * caller does not need zeroed memory, so pages of a range freed dirty are
@@ -233,6 +235,8 @@ struct kmem_map {
 		size_t kd_pages;      /* ... of this many pages ... */
 		uint64_t kd_when;     /* ... at this time */
 	} km_dirty_ring[KMEM_DIRTY_RING];
+	_Atomic size_t km_live_hwm[2]; /* peak live bytes: this period, the last */
+	uint64_t km_live_since;       /* when this period began */
 
 	/* low-memory handlers */
 	kp_mutex_t km_lowmem_lock;    /* guards the table */
@@ -347,13 +351,18 @@ void kmem_region_free(vmem_t *arena, void *addr, size_t size,
 /*
  * kmem_region_free() for a large block of the map that may well be asked
  * for again soon: its pages stay committed ("dirty") in the map's free
- * space, where vmem coalesces them with their free neighbours, so that the
- * next allocation that falls on them finds them resident instead of
- * faulting them in again.  A range that is not taken within
- * KMEM_DIRTY_AGE_NS, or beyond KMEM_DIRTY_MAX dirty bytes, is given back
- * to the system as kmem_region_free() would.  An allocation that falls on
- * dirty pages has them zeroed unless its flags hold KMEM_DIRTY_OK.  Other
- * arenas, and the debugging annotations, free at once.
+ * space, where vmem coalesces them with their free neighbours, and the
+ * map's allocations go to them first (kmem_dirty_place(): the smallest run
+ * of dirty pages that holds the request, else the run that holds most of
+ * it), so that they find them resident instead of faulting them in again;
+ * a request whose pages are all dirty costs no system call.  A range not
+ * taken within KMEM_DIRTY_AGE_NS goes back to the system as
+ * kmem_region_free() would, and so do the oldest ranges while the dirty
+ * bytes exceed KMEM_DIRTY_FLOOR plus how far the live bytes of the map
+ * fell from their recent peak, or KMEM_DIRTY_MAX: the resident memory
+ * stays within the recent peak of the live bytes plus the floor.  An
+ * allocation that falls on dirty pages has them zeroed unless its flags
+ * hold KMEM_DIRTY_OK.  Submaps free at once.
  */
 void kmem_region_free_dirty(vmem_t *arena, void *addr, size_t size,
     enum kmem_class cls);

@@ -514,11 +514,75 @@ kmem_dirty_bits(size_t first, size_t n, enum kmem_dirty_op op,
 	return (changed);
 }
 
+/*
+ * Dirty pages an allocation took: with the debugging annotations on they
+ * were out of reach (the large block's free made them so), and are the new
+ * owner's now; zeroed unless it said KMEM_DIRTY_OK.
+ */
+static void
+kmem_dirty_open(size_t page, size_t npages)
+{
+	kdbg_mem_open((void *)(km->km_base + (page << km->km_pageshift)),
+	    npages << km->km_pageshift, true);
+}
+
 static void
 kmem_dirty_zero(size_t page, size_t npages)
 {
+	kmem_dirty_open(page, npages);
 	memset((void *)(km->km_base + (page << km->km_pageshift)), 0,
 	    npages << km->km_pageshift);
+}
+
+/* The ring's entry i (0: the oldest). */
+static inline struct kmem_dirty *
+kmem_dirty_at(unsigned i)
+{
+	return (&km->km_dirty_ring[(km->km_dirty_head + i) % KMEM_DIRTY_RING]);
+}
+
+/*
+ * Takes [a, b) out of the ring's entries: an allocation took those pages.
+ * The entries stay disjoint so, and each covers only pages freed at its
+ * time: a range freed again, later, is the later entry's alone, and
+ * releasing the older entry does not take it with it.  An entry cut in
+ * two needs another slot; with the ring full it stays whole (its pages
+ * that are not dirty are skipped anyway).  km_dirty_lock held.
+ */
+static void
+kmem_dirty_clip(uintptr_t a, uintptr_t b)
+{
+	unsigned sh = km->km_pageshift;
+
+	for (unsigned i = 0; i < km->km_dirty_n; i++) {
+		struct kmem_dirty *d = kmem_dirty_at(i);
+		uintptr_t da = d->kd_addr, db = da + (d->kd_pages << sh);
+		if (db <= a || da >= b)
+			continue;
+		if (da >= a && db <= b) {
+			for (unsigned k = i; k + 1 < km->km_dirty_n; k++)
+				*kmem_dirty_at(k) = *kmem_dirty_at(k + 1);
+			km->km_dirty_n--;
+			i--;
+		} else if (da < a && db > b) {
+			if (km->km_dirty_n == KMEM_DIRTY_RING)
+				continue;
+			for (unsigned k = km->km_dirty_n; k > i + 1; k--)
+				*kmem_dirty_at(k) = *kmem_dirty_at(k - 1);
+			km->km_dirty_n++;
+			d->kd_pages = (a - da) >> sh;
+			struct kmem_dirty *e = kmem_dirty_at(i + 1);
+			e->kd_addr = b;
+			e->kd_pages = (db - b) >> sh;
+			e->kd_when = d->kd_when;
+			i++;
+		} else if (da < a) {
+			d->kd_pages = (a - da) >> sh;
+		} else {
+			d->kd_addr = b;
+			d->kd_pages = (db - b) >> sh;
+		}
+	}
 }
 
 /*
@@ -532,9 +596,191 @@ kmem_dirty_take(void *addr, size_t bytes, int flags)
 		return;
 	size_t n = kmem_dirty_bits(((uintptr_t)addr - km->km_base) >>
 	    km->km_pageshift, bytes >> km->km_pageshift, KD_CLEAR,
-	    (flags & KMEM_DIRTY_OK) ? NULL : kmem_dirty_zero);
-	if (n != 0)
-		atomic_fetch_sub(&km->km_dirty_bytes, n << km->km_pageshift);
+	    !(flags & KMEM_DIRTY_OK) ? kmem_dirty_zero :
+	    kdbg_annotating() ? kmem_dirty_open : NULL);
+	if (n == 0)
+		return;
+	atomic_fetch_sub(&km->km_dirty_bytes, n << km->km_pageshift);
+	kp_mutex_lock(&km->km_dirty_lock);
+	kmem_dirty_clip((uintptr_t)addr, (uintptr_t)addr + bytes);
+	kp_mutex_unlock(&km->km_dirty_lock);
+}
+
+/* The first page of [p, end) whose dirty bit is set (or clear), or end. */
+static size_t
+kmem_dirty_scan(size_t p, size_t end, bool set)
+{
+	while (p < end) {
+		uint64_t w = atomic_load_explicit(&km->km_dirty[p >> 6],
+		    memory_order_relaxed);
+		if (!set)
+			w = ~w;
+		w &= ~UINT64_C(0) << (p & 63);
+		if (w != 0) {
+			size_t q = (p & ~(size_t)63) + (size_t)__builtin_ctzll(w);
+			return (q < end ? q : end);
+		}
+		p = (p | 63) + 1;
+	}
+	return (end);
+}
+
+/* The first page of the run of dirty pages that ends just below page p. */
+static size_t
+kmem_dirty_scan_down(size_t p)
+{
+	while (p > 0) {
+		size_t b = (p - 1) & 63;
+		uint64_t w = ~atomic_load_explicit(&km->km_dirty[(p - 1) >> 6],
+		    memory_order_relaxed);
+		w &= b == 63 ? ~UINT64_C(0) : (UINT64_C(1) << (b + 1)) - 1;
+		if (w != 0)
+			return (((p - 1) & ~(size_t)63) + 64 -
+			    (size_t)__builtin_clzll(w));
+		p = (p - 1) & ~(size_t)63;
+	}
+	return (0);
+}
+
+/* A run of dirty pages a request could start on. */
+struct kmem_dirty_cand {
+	size_t kc_first; /* its first page */
+	size_t kc_n;     /* its pages */
+};
+
+/*
+ * Ranks the dirty run [first, first + n) among the candidates for a
+ * request of want pages: the more of the request it holds the better, and
+ * of runs that hold all of it, the smallest (best fit).
+ */
+static void
+kmem_dirty_rank(struct kmem_dirty_cand *c, unsigned *nc, size_t first,
+    size_t n, size_t want)
+{
+	size_t use = n < want ? n : want;
+	unsigned i = *nc;
+
+	while (i > 0) {
+		const struct kmem_dirty_cand *o = &c[i - 1];
+		size_t ouse = o->kc_n < want ? o->kc_n : want;
+		if (o->kc_first == first)
+			return; /* found through another ring entry */
+		if (ouse > use || (ouse == use && o->kc_n <= n))
+			break;
+		i--;
+	}
+	for (unsigned j = 0; j < *nc; j++)
+		if (c[j].kc_first == first)
+			return;
+	if (i >= KMEM_DIRTY_TRY)
+		return;
+	unsigned last = *nc < KMEM_DIRTY_TRY ? *nc : KMEM_DIRTY_TRY - 1;
+	memmove(&c[i + 1], &c[i], (last - i) * sizeof(c[0]));
+	c[i].kc_first = first;
+	c[i].kc_n = n;
+	if (*nc < KMEM_DIRTY_TRY)
+		(*nc)++;
+}
+
+/* Takes [a, a + bytes) from the map if it is all free there. */
+static bool
+kmem_take_at(size_t bytes, vmem_addr_t a, vmem_addr_t *addrp)
+{
+	if (a < km->km_base || a - km->km_base > km->km_size - bytes)
+		return (false);
+	return (vmem_xalloc(km->km_map.kr_arena, bytes, 0, 0, 0, a,
+	    a + bytes - 1, M_NOWAIT | M_BESTFIT, addrp) == 0);
+}
+
+/*
+ * Resident memory first: takes bytes of the map where as many of its pages
+ * as can be are dirty (free but committed), as tcmalloc's page heap serves
+ * a request from its normal (resident) spans before its returned ones.  The
+ * runs of dirty pages are found through the ring (whose entries with no
+ * dirty page left it drops on the way); a request is placed at the start of
+ * the smallest run that holds all of it, else at the start (or end) of the
+ * run that holds most of it, the rest then falling on free pages that are
+ * not resident.  False when no candidate run is free to take: plain best
+ * fit then.
+ */
+static bool
+kmem_dirty_place(size_t bytes, size_t align, vmem_addr_t *addrp)
+{
+	struct kmem_dirty_cand c[KMEM_DIRTY_TRY];
+	unsigned nc = 0, keep = 0;
+	unsigned sh = km->km_pageshift;
+	size_t want = bytes >> sh, np = km->km_size >> sh;
+	size_t step = align > km->km_pagesize ? align >> sh : 1;
+
+	kp_mutex_lock(&km->km_dirty_lock);
+	for (unsigned i = 0; i < km->km_dirty_n; i++) {
+		struct kmem_dirty d = km->km_dirty_ring[(km->km_dirty_head + i) %
+		    KMEM_DIRTY_RING];
+		size_t first = (d.kd_addr - km->km_base) >> sh;
+		size_t end = first + d.kd_pages;
+		bool any = false;
+		for (size_t p = kmem_dirty_scan(first, end, true); p < end;) {
+			size_t q = kmem_dirty_scan(p, np, false);
+			size_t s = p == first ? kmem_dirty_scan_down(p) : p;
+			kmem_dirty_rank(c, &nc, s, q - s, want);
+			any = true;
+			p = q < end ? kmem_dirty_scan(q, end, true) : end;
+		}
+		/* Nothing dirty is left of it: the entry goes. */
+		if (any)
+			km->km_dirty_ring[(km->km_dirty_head + keep++) %
+			    KMEM_DIRTY_RING] = d;
+	}
+	km->km_dirty_n = keep;
+	kp_mutex_unlock(&km->km_dirty_lock);
+
+	for (unsigned i = 0; i < nc; i++) {
+		size_t s = (c[i].kc_first + step - 1) / step * step;
+		size_t e = c[i].kc_first + c[i].kc_n;
+		if (kmem_take_at(bytes, km->km_base + (s << sh), addrp))
+			return (true);
+		/* Or end at its end, if the free pages lie before it. */
+		if (e - c[i].kc_first >= want || e < want)
+			continue;
+		s = (e - want) / step * step;
+		if (s >= c[i].kc_first)
+			continue;
+		if (kmem_take_at(bytes, km->km_base + (s << sh), addrp))
+			return (true);
+	}
+	return (false);
+}
+
+static void
+kmem_dirty_decommit(size_t page, size_t npages)
+{
+	void *addr = (void *)(km->km_base + (page << km->km_pageshift));
+	size_t bytes = npages << km->km_pageshift;
+	int error = kp_decommit(addr, bytes);
+
+	if (error != 0)
+		kp_fatal("cannot give back %zu bytes at %p to the system: %s", bytes,
+		    addr, strerror(error));
+}
+
+/*
+ * [addr, addr + bytes) of the map became a metadata chunk or a submap,
+ * whose pages are committed one allocation at a time: its dirty pages go
+ * back to the system, so that every dirty page stays free in the map.
+ */
+static void
+kmem_dirty_drop(vmem_addr_t addr, size_t bytes)
+{
+	if (atomic_load_explicit(&km->km_dirty_bytes, memory_order_relaxed) == 0)
+		return;
+	size_t n = kmem_dirty_bits((addr - km->km_base) >> km->km_pageshift,
+	    bytes >> km->km_pageshift, KD_CLEAR, kmem_dirty_decommit);
+	if (n == 0)
+		return;
+	atomic_fetch_sub(&km->km_dirty_bytes, n << km->km_pageshift);
+	kp_mutex_lock(&km->km_dirty_lock);
+	kmem_dirty_clip(addr, addr + bytes);
+	kp_mutex_unlock(&km->km_dirty_lock);
 }
 
 /*
@@ -553,10 +799,7 @@ kmem_dirty_release_run(size_t page, size_t npages)
 		return;
 	size_t n = kmem_dirty_bits(page, npages, KD_CLEAR, NULL);
 	atomic_fetch_sub(&km->km_dirty_bytes, n * ps);
-	int error = kp_decommit((void *)got, bytes);
-	if (error != 0)
-		kp_fatal("cannot give back %zu bytes at %p to the system: %s", bytes,
-		    (void *)got, strerror(error));
+	kmem_dirty_decommit(page, npages);
 	vmem_xfree(km->km_map.kr_arena, got, bytes);
 }
 
@@ -566,6 +809,57 @@ kmem_dirty_release(const struct kmem_dirty *d)
 {
 	(void)kmem_dirty_bits((d->kd_addr - km->km_base) >> km->km_pageshift,
 	    d->kd_pages, KD_LOOK, kmem_dirty_release_run);
+}
+
+/* Bytes the map's allocations hold (not its metadata or submaps). */
+static inline size_t
+kmem_live(void)
+{
+	return (atomic_load_explicit(&km->km_class_bytes[KMC_LARGE],
+	    memory_order_relaxed) +
+	    atomic_load_explicit(&km->km_class_bytes[KMC_DIRECT],
+	    memory_order_relaxed) +
+	    atomic_load_explicit(&km->km_class_bytes[KMC_SLAB],
+	    memory_order_relaxed));
+}
+
+/* Raises the high-water mark of kmem_live() of this period. */
+static inline void
+kmem_live_mark(void)
+{
+	size_t live = kmem_live();
+	size_t hwm = atomic_load_explicit(&km->km_live_hwm[0],
+	    memory_order_relaxed);
+
+	while (live > hwm && !atomic_compare_exchange_weak(&km->km_live_hwm[0],
+	    &hwm, live))
+		;
+}
+
+/*
+ * The dirty bytes that may stay: what the map's allocations held at most
+ * lately (in this period of KMEM_DIRTY_AGE_NS or the last) less what they
+ * hold now, plus KMEM_DIRTY_FLOOR, at most KMEM_DIRTY_MAX.  So the resident
+ * memory stays within the recent peak of the live bytes plus the floor:
+ * what was freed since the peak stays to serve the next allocations, and
+ * a program whose live bytes stay low keeps little.  km_dirty_lock held.
+ */
+static size_t
+kmem_dirty_limit(uint64_t now)
+{
+	size_t live = kmem_live();
+
+	if (now - km->km_live_since >= KMEM_DIRTY_AGE_NS) {
+		atomic_store(&km->km_live_hwm[1], atomic_load(&km->km_live_hwm[0]));
+		atomic_store(&km->km_live_hwm[0], live);
+		km->km_live_since = now;
+	}
+	size_t hwm = atomic_load(&km->km_live_hwm[0]);
+	size_t prev = atomic_load(&km->km_live_hwm[1]);
+	if (prev > hwm)
+		hwm = prev;
+	size_t limit = KMEM_DIRTY_FLOOR + (hwm > live ? hwm - live : 0);
+	return (limit < KMEM_DIRTY_MAX ? limit : KMEM_DIRTY_MAX);
 }
 
 /*
@@ -582,11 +876,12 @@ kmem_dirty_trim(bool all)
 		size_t leaving = 0; /* bytes of the entries taken out so far */
 		unsigned n = 0;
 		kp_mutex_lock(&km->km_dirty_lock);
+		size_t limit = kmem_dirty_limit(now);
 		while (n < 16 && km->km_dirty_n > 0) {
 			struct kmem_dirty *d = &km->km_dirty_ring[km->km_dirty_head];
 			size_t dirty = atomic_load(&km->km_dirty_bytes);
 			if (!all && now - d->kd_when < KMEM_DIRTY_AGE_NS &&
-			    (dirty <= leaving || dirty - leaving <= KMEM_DIRTY_MAX) &&
+			    (dirty <= leaving || dirty - leaving <= limit) &&
 			    km->km_dirty_n < KMEM_DIRTY_RING)
 				break;
 			leaving += d->kd_pages << km->km_pageshift;
@@ -628,9 +923,20 @@ kmem_try_take(struct kmem_region *r, size_t bytes, size_t align, void **addrp)
 	vmem_addr_t a;
 	int error;
 
-	if (vmem_xalloc(r->kr_arena, bytes, align, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
-	    M_NOWAIT | M_BESTFIT, &a) != 0)
+	bool placed = r == &km->km_map && atomic_load_explicit(
+	    &km->km_dirty_bytes, memory_order_relaxed) != 0 &&
+	    kmem_dirty_place(bytes, align, &a);
+
+	if (!placed && vmem_xalloc(r->kr_arena, bytes, align, 0, 0,
+	    VMEM_ADDR_MIN, VMEM_ADDR_MAX, M_NOWAIT | M_BESTFIT, &a) != 0)
 		return (KMEM_NO_ROOM);
+	/* Dirty pages are committed already: all dirty, no system call. */
+	size_t n = bytes >> km->km_pageshift;
+	if (placed && kmem_dirty_bits((a - km->km_base) >> km->km_pageshift, n,
+	    KD_LOOK, NULL) == n) {
+		*addrp = (void *)a;
+		return (KMEM_TAKEN);
+	}
 	error = kp_commit((void *)a, bytes);
 	if (error != 0) {
 		atomic_fetch_add(&r->kr_ncommitfail, 1);
@@ -724,6 +1030,8 @@ kmem_region_alloc_r(struct kmem_region *r, size_t size, size_t align,
 	if (cls != KMC_SLAB)
 		kmem_pt_set_run(addr, bytes / ps, cls);
 	kmem_account(r, cls, bytes, true);
+	if (r == &km->km_map)
+		kmem_live_mark();
 	atomic_fetch_add(&r->kr_nallocs, 1);
 	return (addr);
 }
@@ -802,7 +1110,7 @@ kmem_region_free_dirty(vmem_t *arena, void *addr, size_t size,
 	size_t ps = km->km_pagesize, bytes = (size + ps - 1) & ~(ps - 1);
 	struct kmem_region *r = kmem_region_of_arena(arena);
 
-	if (r != &km->km_map || kdbg_annotating()) {
+	if (r != &km->km_map) {
 		kmem_region_free(arena, addr, size, cls);
 		return;
 	}
@@ -852,6 +1160,7 @@ kmem_meta_import(void *arg, vmem_size_t size, int flags, vmem_addr_t *addrp)
 	if (vmem_xalloc(km->km_map.kr_arena, size, 0, 0, 0, VMEM_ADDR_MIN,
 	    VMEM_ADDR_MAX, M_NOWAIT | M_BESTFIT, &a) != 0)
 		return (ENOMEM);
+	kmem_dirty_drop(a, size);
 	kmem_pt_set_ptr((void *)a, size >> km->km_pageshift, KMC_META, NULL);
 	atomic_fetch_add(&km->km_class_bytes[KMC_META], size);
 	*addrp = a;
@@ -1366,6 +1675,7 @@ kmem_submap_create(const char *name, size_t size)
 		errno = ENOMEM;
 		return (NULL);
 	}
+	kmem_dirty_drop(base, size);
 	vm = vmem_create(name, base, size, ps, 0, M_NOWAIT);
 	if (vm == NULL) {
 		vmem_xfree(km->km_map.kr_arena, base, size);

@@ -45,24 +45,6 @@ static uma_zone_t km_large_zone; /* struct km_large records */
 static atomic_bool km_ready;
 static kp_mutex_t km_startup_lock = KP_MUTEX_INITIALIZER;
 
-/* Freed large blocks kept for reuse (see "large allocations" below). */
-#define KL_CACHE_BYTES ((size_t)32 << 20) /* the largest block kept */
-#define KL_CACHE_SLOTS 64
-#define KL_BUDGET_MAX ((size_t)64 << 20)  /* bytes kept at most */
-#define KL_AGE_NS (2ull * 1000 * 1000 * 1000) /* kept at most this long */
-static kp_mutex_t kl_lock = KP_MUTEX_INITIALIZER;
-static struct {
-	void *kc_addr;
-	size_t kc_pages;
-	uint64_t kc_when; /* when it was kept */
-} kl_cache[KL_CACHE_SLOTS];
-static unsigned kl_n;        /* slots in use, the first kl_n */
-static atomic_uint kl_hint;  /* kl_n, for a look without the lock */
-static size_t kl_bytes;      /* bytes kept */
-static size_t kl_budget;     /* bytes that may be kept */
-static uint64_t kl_due = UINT64_MAX; /* no kept block expires before */
-static void kl_flush(void *arg, int flags);
-
 uint32_t
 km_class_size(int cls)
 {
@@ -395,11 +377,6 @@ km_startup(void)
 	    sizeof(struct km_large), 31, UMA_ZONE_NOBUCKET | UMA_ZFLAG_INTERNAL, 0);
 	if (km_large_zone == NULL)
 		kp_fatal("kmalloc: cannot create the zone of large records");
-	kl_budget = kmem_size() / 8;
-	if (kl_budget > KL_BUDGET_MAX)
-		kl_budget = KL_BUDGET_MAX;
-	if (kmem_lowmem_register(kl_flush, NULL) != 0)
-		kl_budget = 0; /* no handler to give them back: keep none */
 	if (kdbg_redzone_enabled() && !kdbg_rz_init())
 		kp_fatal("kmalloc: cannot create the zone of redzone records");
 	if (pthread_key_create(&mt_tb_key, mt_tb_destroy) != 0)
@@ -434,13 +411,11 @@ void
 malloc_prefork(void)
 {
 	kp_mutex_lock(&mt_lock);
-	kp_mutex_lock(&kl_lock);
 }
 
 void
 malloc_postfork(void)
 {
-	kp_mutex_unlock(&kl_lock);
 	kp_mutex_unlock(&mt_lock);
 }
 
@@ -481,170 +456,14 @@ mt_index(const char *fn, struct malloc_type *type)
 /* ---- large allocations ------------------------------------------------------------ */
 
 /*
- * Freed large blocks of up to KL_CACHE_BYTES are kept, committed, up to
- * kl_budget bytes in all (an eighth of the map, at most KL_BUDGET_MAX): a
- * program that churns blocks above 64 KiB would otherwise pay two system
- * calls and a page fault per page on every allocation.  The cache is kept
- * sorted by size.  A request of P
- * pages takes the smallest kept block of P to P + P/4 pages (the block's
- * usable size is then all of it), so that blocks of sizes that vary are
- * reused too, at most a quarter larger than asked.  A block kept longer
- * than KL_AGE_NS goes back to the map at the next keep, so a
- * program that stops using large blocks does not hold them for ever.  A
- * kept block's pages read as free in the page table (a second kfree() of
- * it is a double free, as ever) but stay the map's large-allocation pages
- * in its accounting.  The low-memory handler gives them all back before
- * anyone waits or fails for want of map.  kl_lock is a leaf: nothing else
- * is taken while it is held (the map is called after it is dropped).
+ * A large block is pages of the map of its own.  A freed one is not kept
+ * here: its pages stay committed ("dirty") in the map's free space
+ * (kmem_region_free_dirty()), where vmem coalesces them with their free
+ * neighbours and the map places the next allocations on them first, a
+ * request of any size, so that a program that churns blocks above 64 KiB
+ * finds its pages resident instead of paying two system calls and a page
+ * fault per page every time.  The map bounds and ages what stays dirty.
  */
-
-/*
- * Takes the kept blocks older than KL_AGE_NS out of the cache into out[]
- * (at most KL_CACHE_SLOTS), if any can be that old; returns how many.
- * kl_lock held.
- */
-static unsigned
-kl_expire(uint64_t now, void **out, size_t *pages)
-{
-	uint64_t oldest = UINT64_MAX;
-	unsigned n = 0, j = 0;
-
-	if (now < kl_due)
-		return (0);
-	for (unsigned i = 0; i < kl_n; i++) {
-		if (now - kl_cache[i].kc_when >= KL_AGE_NS) {
-			out[n] = kl_cache[i].kc_addr;
-			pages[n++] = kl_cache[i].kc_pages;
-			kl_bytes -= kl_cache[i].kc_pages * kmem_page_size();
-			continue;
-		}
-		if (kl_cache[i].kc_when < oldest)
-			oldest = kl_cache[i].kc_when;
-		kl_cache[j++] = kl_cache[i];
-	}
-	kl_n = j;
-	kl_due = oldest == UINT64_MAX ? UINT64_MAX : oldest + KL_AGE_NS;
-	atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
-	return (n);
-}
-
-/* Gives the expired blocks back to the map; kl_lock not held. */
-static void
-kl_release(void **addr, const size_t *pages, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		kmem_region_free(kmem_map_arena(), addr[i],
-		    pages[i] * kmem_page_size(), KMC_LARGE);
-}
-
-/* The first slot of a block of at least pages pages (kl_cache is sorted). */
-static unsigned
-kl_search(size_t pages)
-{
-	unsigned lo = 0, hi = kl_n;
-
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-		if (kl_cache[mid].kc_pages < pages)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (lo);
-}
-
-/*
- * Takes the best kept block for a request of pages pages, or NULL; *got is
- * its size in pages.
- */
-static void *
-kl_take(size_t pages, size_t *got)
-{
-	void *addr = NULL;
-
-	/* A look without the lock: a miss only costs the map's path. */
-	if (atomic_load_explicit(&kl_hint, memory_order_relaxed) == 0)
-		return (NULL);
-	kp_mutex_lock(&kl_lock);
-	unsigned i = kl_search(pages);
-	if (i < kl_n && kl_cache[i].kc_pages - pages <= pages / 4) {
-		addr = kl_cache[i].kc_addr;
-		*got = kl_cache[i].kc_pages;
-		kl_bytes -= *got * kmem_page_size();
-		memmove(&kl_cache[i], &kl_cache[i + 1],
-		    (kl_n - i - 1) * sizeof(kl_cache[0]));
-		kl_n--;
-		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
-	}
-	kp_mutex_unlock(&kl_lock);
-	return (addr);
-}
-
-/* Keeps a freed block if it fits the cache; false: give it back. */
-static bool
-kl_keep(void *addr, size_t pages)
-{
-	void *old[KL_CACHE_SLOTS];
-	size_t oldpages[KL_CACHE_SLOTS];
-	size_t bytes = pages * kmem_page_size();
-	bool kept = false;
-	unsigned nold;
-
-	if (bytes > KL_CACHE_BYTES || bytes > kl_budget)
-		return (false);
-	/*
-	 * Free in the page table before it is in the cache: once it is there,
-	 * another thread may take it and set its pages.  (Not kept after all:
-	 * the map clears them anyway.)
-	 */
-	kmem_pt_clear(addr, pages);
-	uint64_t now = kp_clock_ns();
-	kp_mutex_lock(&kl_lock);
-	nold = kl_expire(now, old, oldpages);
-	if (kl_n < KL_CACHE_SLOTS && kl_bytes + bytes <= kl_budget) {
-		unsigned i = kl_search(pages);
-		memmove(&kl_cache[i + 1], &kl_cache[i],
-		    (kl_n - i) * sizeof(kl_cache[0]));
-		kl_cache[i].kc_addr = addr;
-		kl_cache[i].kc_pages = pages;
-		kl_cache[i].kc_when = now;
-		if (kl_due == UINT64_MAX)
-			kl_due = now + KL_AGE_NS;
-		kl_n++;
-		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
-		kl_bytes += bytes;
-		kept = true;
-	}
-	kp_mutex_unlock(&kl_lock);
-	kl_release(old, oldpages, nold);
-	return (kept);
-}
-
-/* The low-memory handler: every kept block back to the map. */
-static void
-kl_flush(void *arg, int flags)
-{
-	void *addr;
-	size_t pages;
-
-	(void)arg;
-	(void)flags;
-	for (;;) {
-		kp_mutex_lock(&kl_lock);
-		if (kl_n == 0) {
-			kp_mutex_unlock(&kl_lock);
-			return;
-		}
-		kl_n--;
-		atomic_store_explicit(&kl_hint, kl_n, memory_order_relaxed);
-		addr = kl_cache[kl_n].kc_addr;
-		pages = kl_cache[kl_n].kc_pages;
-		kl_bytes -= pages * kmem_page_size();
-		kp_mutex_unlock(&kl_lock);
-		kmem_region_free(kmem_map_arena(), addr, pages * kmem_page_size(),
-		    KMC_LARGE);
-	}
-}
 
 struct km_where {
 	struct uma_slab *kw_slab;   /* small: the slab */
@@ -712,7 +531,6 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	uint32_t idx = mt_index("kmalloc", type);
 	struct mt_type *mt = &mt_table[idx];
 	struct km_large *rec;
-	bool reused = false;
 	void *addr;
 
 	if ((!atomic_load_explicit(&km_ready, memory_order_acquire) &&
@@ -733,21 +551,13 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	    memory_order_relaxed)) && align <= 16 && kdbg_guarded(mt->mt_name)) {
 		addr = memguard_alloc(rec, size, flags & (M_NOWAIT | M_WAITOK));
 	} else {
-		size_t got = pages;
-		addr = align <= ps ? kl_take(pages, &got) : NULL;
-		if (addr != NULL) {
-			reused = true;
-			kmem_pt_set_run(addr, got, KMC_LARGE);
-		} else {
-			/* Pages freed dirty need no clearing unless M_ZERO. */
-			addr = kmem_region_xalloc(kmem_map_arena(), size, align,
-			    (flags & (M_NOWAIT | M_WAITOK)) |
-			    ((flags & M_ZERO) ? 0 : KMEM_DIRTY_OK), KMC_LARGE,
-			    "kmalloc");
-		}
+		/* Pages freed dirty need no clearing unless M_ZERO. */
+		addr = kmem_region_xalloc(kmem_map_arena(), size, align,
+		    (flags & (M_NOWAIT | M_WAITOK)) |
+		    ((flags & M_ZERO) ? 0 : KMEM_DIRTY_OK), KMC_LARGE, "kmalloc");
 		rec->kl_addr = addr;
-		rec->kl_pages = got;
-		rec->kl_usable = got * ps;
+		rec->kl_pages = pages;
+		rec->kl_usable = pages * ps;
 	}
 	if (addr == NULL) {
 		uma_zfree(km_large_zone, rec);
@@ -765,11 +575,6 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 	uint64_t hwm = atomic_load(&mt->mt_hwm);
 	while (live > hwm && !atomic_compare_exchange_weak(&mt->mt_hwm, &hwm, live))
 		;
-	/* Fresh pages read as zero: M_ZERO costs only on a kept block. */
-	if (reused && (flags & M_ZERO)) {
-		kdbg_mem_open(addr, rec->kl_usable, true); /* no access while kept */
-		memset(addr, 0, rec->kl_usable);
-	}
 	/* memguard's blocks are left to memguard: its guard pages fault. */
 	if (kdbg_annotating() && rec->kl_guard == 0)
 		kdbg_block_alloc(addr, rec->kl_usable, addr, size,
@@ -998,7 +803,7 @@ km_free_large(struct km_large *rec)
 	struct mt_type *mt = &mt_table[rec->kl_type];
 
 	if (kdbg_annotating() && rec->kl_guard == 0) {
-		/* Kept pages stay out of reach. */
+		/* Freed pages are out of reach. */
 		kdbg_block_free(rec->kl_addr, rec->kl_addr, rec->kl_usable);
 		kdbg_mem_noaccess(rec->kl_addr, rec->kl_usable);
 	}
@@ -1009,10 +814,9 @@ km_free_large(struct km_large *rec)
 		memguard_free(rec, km_guard_release);
 		return;
 	}
-	/* Not kept: its pages stay committed in the map's free space a while. */
-	if (!kl_keep(rec->kl_addr, rec->kl_pages))
-		kmem_region_free_dirty(kmem_map_arena(), rec->kl_addr,
-		    rec->kl_pages * ps, KMC_LARGE);
+	/* Its pages stay committed in the map's free space a while. */
+	kmem_region_free_dirty(kmem_map_arena(), rec->kl_addr,
+	    rec->kl_pages * ps, KMC_LARGE);
 	uma_zfree(km_large_zone, rec);
 }
 

@@ -47,16 +47,12 @@ usable_of(size_t size)
 
 /*
  * Is usable what a request of size bytes may get?  A small request gets its
- * class; a large one its pages, or a kept block up to a quarter larger.
+ * class; a large one its pages.
  */
 static inline int
 usable_fits(size_t size, size_t usable)
 {
-	size_t ps = kmem_page_size(), want = usable_of(size);
-
-	if (class_of(size) >= 0)
-		return (usable == want);
-	return (usable >= want && usable - want <= want / ps / 4 * ps);
+	return (usable == usable_of(size));
 }
 
 /* Would krealloc keep a block of usable bytes for size bytes? */
