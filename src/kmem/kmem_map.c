@@ -279,7 +279,16 @@ kmem_lowmem_run(int flags)
 	if (kmem_in_lowmem)
 		return; /* a handler's own shortage */
 	if (!kp_mutex_trylock(&km->km_lowmem_run)) {
-		kp_mutex_lock(&km->km_lowmem_run); /* wait for the other run */
+		/*
+		 * Wait for the other run -- unless the caller cannot wait: an
+		 * M_NOWAIT caller may hold a lock that run needs (vmem's
+		 * boundary-tag lock, when a refill of the tags asks for
+		 * metadata while the run gives dirty ranges back through
+		 * vmem), and waiting would deadlock both.
+		 */
+		if (flags & M_NOWAIT)
+			return;
+		kp_mutex_lock(&km->km_lowmem_run);
 		kp_mutex_unlock(&km->km_lowmem_run);
 		return;
 	}
