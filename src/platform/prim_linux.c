@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -867,6 +868,8 @@ kp_fork_register(enum kp_fork_rank rank, const struct kp_fork_ops *ops)
 		atomic_store(&kp_fork_table[rank], ops);
 }
 
+static void kp_wait_starting_threads(void);
+
 static void
 kp_atfork_prepare(void)
 {
@@ -880,6 +883,7 @@ kp_atfork_prepare(void)
 	}
 	pthread_mutex_lock(&kp_fig_lock);
 	pthread_mutex_lock(&kp_inj_lock);
+	kp_wait_starting_threads();
 }
 
 static void
@@ -908,6 +912,21 @@ static struct kp_tstart {
 	void *ts_arg;             /* its argument */
 	_Atomic uint32_t ts_busy; /* taken by a creator until the thread copied */
 } kp_tstart[KP_TSTART_SLOTS];
+
+/*
+ * fork() waits until every kmem thread being started runs its own code: a
+ * thread in start-up may hold a lock of the C library's or a sanitizer's
+ * thread bookkeeping (AddressSanitizer's thread registry, say), which
+ * would stay held for ever in the child, whose next thread start would
+ * then hang.  Start-up takes none of kmem's locks, so the wait ends.
+ */
+static void
+kp_wait_starting_threads(void)
+{
+	for (int i = 0; i < KP_TSTART_SLOTS; i++)
+		while (atomic_load(&kp_tstart[i].ts_busy) != 0)
+			sched_yield();
+}
 
 static void
 kp_atfork_child(void)

@@ -8,7 +8,8 @@
  * type, read its own statistics and exit within a few seconds: a lock left
  * held by a thread that does not exist in the child would hang it there.
  * Also: forks from a thread other than the main one, a child that forks in
- * turn, and forks while the statistics publisher publishes every 10 ms.
+ * turn (also at once, while its statistics thread is starting), and forks
+ * while the statistics publisher publishes every 10 ms.
  *
  * Every test runs in a child of its own (kt_child) with a map of known size.
  */
@@ -270,14 +271,21 @@ child_work(void)
 	malloc_type_unregister(&t);
 }
 
-/* A child that forks again: the grandchild must work too. */
+/*
+ * A child that forks again: the grandchild must work too.  at_once: the
+ * child forks before doing anything, while the statistics thread that its
+ * fork handler started may still be starting (a thread library's or a
+ * sanitizer's lock that start-up holds must not be left held in the
+ * grandchild, whose own statistics thread would then never start).
+ */
 static void
-child_nested(void)
+child_nested(bool at_once)
 {
 	pid_t pid;
 	int st;
 
-	child_work();
+	if (!at_once)
+		child_work();
 	pid = fork();
 	KT_CHECK(pid >= 0);
 	if (pid == 0) {
@@ -292,6 +300,7 @@ child_nested(void)
 struct forker {
 	int f_nforks;      /* forks to make */
 	bool f_nested;     /* children fork in turn */
+	bool f_at_once;    /* ... as soon as they start */
 	int f_ok;          /* children that exited 0 */
 	int f_hung;        /* children that had to be killed */
 	int f_failed;      /* children that failed otherwise */
@@ -333,7 +342,7 @@ forker(void *arg)
 			/* SIGALRM's default action ends a child that hangs. */
 			alarm(CHILD_SECONDS);
 			if (f->f_nested)
-				child_nested();
+				child_nested(f->f_at_once);
 			else
 				child_work();
 			_exit(0);
@@ -426,6 +435,24 @@ c_fork_stats(void *arg)
 	run(&f, false);
 }
 
+/* Children with the statistics on fork at once, no hammer threads. */
+static void
+c_fork_starting(void *arg)
+{
+	struct forker f = {.f_nforks = NFORKS / 2, .f_nested = true,
+	    .f_at_once = true};
+
+	(void)arg;
+	KT_CHECK(kmem_setopt("stats", "1") == 0);
+	setup();
+	forker(&f);
+	if (f.f_ok != f.f_nforks)
+		fprintf(stderr, "%d forks: %d children hung, %d failed\n",
+		    f.f_nforks, f.f_hung, f.f_failed);
+	KT_EQ(f.f_hung, 0);
+	KT_EQ(f.f_failed, 0);
+}
+
 static void
 test_fork_main(void **state)
 {
@@ -458,6 +485,14 @@ test_fork_stats(void **state)
 	kt_assert_child_ok(c_fork_stats, NULL);
 }
 
+static void
+test_fork_starting(void **state)
+{
+	KT_NEEDS_EVERY_ALLOCATION();
+	(void)state;
+	kt_assert_child_ok(c_fork_starting, NULL);
+}
+
 int
 main(void)
 {
@@ -466,6 +501,7 @@ main(void)
 		cmocka_unit_test(test_fork_thread),
 		cmocka_unit_test(test_fork_nested),
 		cmocka_unit_test(test_fork_stats),
+		cmocka_unit_test(test_fork_starting),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
