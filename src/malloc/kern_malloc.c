@@ -87,6 +87,15 @@ static __thread struct mt_tblock *mt_tb __attribute__((tls_model("initial-exec")
     (struct mt_tblock *)&mt_tb_empty;
 static __thread bool mt_tb_exited __attribute__((tls_model("initial-exec")));
 static LIST_HEAD(, mt_tblock) mt_tblocks = LIST_HEAD_INITIALIZER(mt_tblocks);
+/*
+ * Blocks of exited threads, of the first size, kept (at most
+ * MT_TB_RETIRED, under mt_lock) for the next threads, so that thread churn
+ * does not commit and give back their pages every time.
+ */
+#define MT_TB_FIRSTCAP 64
+#define MT_TB_RETIRED 8
+static LIST_HEAD(, mt_tblock) mt_tb_retired = LIST_HEAD_INITIALIZER(mt_tb_retired);
+static uint32_t mt_tb_nretired;
 static pthread_key_t mt_tb_key;
 
 static KP_NORETURN KP_COLD void
@@ -257,8 +266,14 @@ mt_tb_destroy(void *arg)
 	kp_mutex_lock(&mt_lock);
 	mt_fold(tb);
 	LIST_REMOVE(tb, mb_link);
+	bool keep = tb->mb_cap == MT_TB_FIRSTCAP && mt_tb_nretired < MT_TB_RETIRED;
+	if (keep) {
+		LIST_INSERT_HEAD(&mt_tb_retired, tb, mb_link);
+		mt_tb_nretired++;
+	}
 	kp_mutex_unlock(&mt_lock);
-	kmem_region_free(kmem_meta_arena(), tb, tb->mb_bytes, KMC_META);
+	if (!keep)
+		kmem_region_free(kmem_meta_arena(), tb, tb->mb_bytes, KMC_META);
 }
 
 /*
@@ -269,8 +284,8 @@ mt_tb_destroy(void *arg)
 static KP_NOINLINE bool
 mt_tb_grow(uint32_t idx)
 {
-	struct mt_tblock *old = mt_tb, *tb;
-	uint32_t cap = 64;
+	struct mt_tblock *old = mt_tb, *tb = NULL;
+	uint32_t cap = MT_TB_FIRSTCAP;
 	size_t bytes;
 
 	if (mt_tb_exited)
@@ -278,8 +293,19 @@ mt_tb_grow(uint32_t idx)
 	while (cap <= idx)
 		cap *= 2;
 	bytes = sizeof(*tb) + MT_TB_WORDS(cap) * sizeof(uint64_t);
-	tb = kmem_region_alloc(kmem_meta_arena(), bytes, M_NOWAIT, KMC_META,
-	    "kmalloc statistics");
+	if (cap == MT_TB_FIRSTCAP) {
+		kp_mutex_lock(&mt_lock);
+		if ((tb = LIST_FIRST(&mt_tb_retired)) != NULL) {
+			LIST_REMOVE(tb, mb_link);
+			mt_tb_nretired--;
+		}
+		kp_mutex_unlock(&mt_lock);
+		if (tb != NULL)
+			memset(tb, 0, bytes); /* as the map gives it */
+	}
+	if (tb == NULL)
+		tb = kmem_region_alloc(kmem_meta_arena(), bytes, M_NOWAIT, KMC_META,
+		    "kmalloc statistics");
 	if (tb == NULL)
 		return (false);
 	tb->mb_cap = cap;

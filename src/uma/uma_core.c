@@ -29,6 +29,15 @@ static struct uma_zone *uma_zone_by_id[UMA_CACHE_ZONES]; /* slot owners */
 
 static kp_mutex_t uma_tc_lock = KP_MUTEX_INITIALIZER;
 static LIST_HEAD(, uma_tcache) uma_tcaches = LIST_HEAD_INITIALIZER(uma_tcaches);
+/*
+ * The caches of exited threads, kept (at most UMA_TC_RETIRED) for the
+ * next threads: a program that starts and ends threads all the time would
+ * otherwise have each one commit its cache's pages and give them back,
+ * page faults and TLB shoot-downs every time.  Under uma_tc_lock.
+ */
+#define UMA_TC_RETIRED 8
+static LIST_HEAD(, uma_tcache) uma_tc_retired = LIST_HEAD_INITIALIZER(uma_tc_retired);
+static uint32_t uma_tc_nretired;
 
 static _Atomic uint64_t uma_drain_gen;  /* bumped by drain requests */
 static _Atomic uint64_t uma_next_trim;  /* when the next trim is due */
@@ -1203,9 +1212,15 @@ tcache_destroy(void *arg)
 	kp_mutex_lock(&uma_tc_lock);
 	tcache_flush_locked(tc, false);
 	LIST_REMOVE(tc, tc_link);
+	bool keep = uma_tc_nretired < UMA_TC_RETIRED;
+	if (keep) {
+		LIST_INSERT_HEAD(&uma_tc_retired, tc, tc_link);
+		uma_tc_nretired++;
+	}
 	kp_mutex_unlock(&uma_tc_lock);
 	kp_mutex_unlock(&uma_zones_lock);
-	kmem_region_free(kmem_meta_arena(), tc, sizeof(*tc), KMC_META);
+	if (!keep)
+		kmem_region_free(kmem_meta_arena(), tc, sizeof(*tc), KMC_META);
 }
 
 /* The calling thread's cache, made on first use; NULL if it cannot be. */
@@ -1218,8 +1233,17 @@ tcache_get(void)
 		return (tc);
 	if (uma_tc_exited)
 		return (NULL);
-	tc = kmem_region_alloc(kmem_meta_arena(), sizeof(*tc), M_NOWAIT, KMC_META,
-	    "uma thread cache");
+	kp_mutex_lock(&uma_tc_lock);
+	if ((tc = LIST_FIRST(&uma_tc_retired)) != NULL) {
+		LIST_REMOVE(tc, tc_link);
+		uma_tc_nretired--;
+	}
+	kp_mutex_unlock(&uma_tc_lock);
+	if (tc != NULL)
+		memset(tc, 0, sizeof(*tc)); /* as the map gives it */
+	else
+		tc = kmem_region_alloc(kmem_meta_arena(), sizeof(*tc), M_NOWAIT,
+		    KMC_META, "uma thread cache");
 	if (tc == NULL)
 		return (NULL);
 	tc->tc_tid = kp_thread_id();

@@ -4,7 +4,9 @@
  * four threads, read while the threads are alive and again after they
  * exited; blocks freed by another thread than the one that allocated
  * them; types registered while other threads allocate and read
- * statistics; a thread that uses many types and exits; M_WAITOK waiting
+ * statistics; a thread that uses many types and exits; threads that
+ * start after others exited, with exact counts and blocks of their own;
+ * M_WAITOK waiting
  * for a block another thread frees.
  *
  * Every test runs in a child of its own (kt_child) with a map of known size.
@@ -506,6 +508,82 @@ test_many_types(void **state)
 	kt_assert_child_ok(child_many_types, NULL);
 }
 
+/* ---- threads that start after others exited ------------------------------------------- */
+
+/*
+ * Exited threads leave their caches and count blocks for the next threads
+ * to take again: a taken one must start empty, so the next thread neither
+ * counts again what the last one counted nor hands out blocks that the
+ * last one's cache held.
+ */
+#define CHURN 24
+#define CHURN_KEEP 8
+
+static unsigned char *churn_kept[CHURN][CHURN_KEEP];
+
+static void *
+churn_thread(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	struct malloc_type *type = rtypes[t % NRTYPES];
+	unsigned char *p[64];
+	int n = 16 + t;
+
+	for (int i = 0; i < n; i++) {
+		p[i] = kmalloc(i % 2 ? 32 : 300, type, M_WAITOK);
+		KT_CHECK(p[i] != NULL);
+		memset(p[i], t + 1, i % 2 ? 32 : 300);
+	}
+	for (int i = 0; i < n; i++) {
+		if (i < CHURN_KEEP)
+			churn_kept[t][i] = p[i];
+		else
+			kfree(p[i], type);
+	}
+	return (NULL);
+}
+
+static void
+child_thread_churn(void *arg)
+{
+	struct kt_tstat before[NRTYPES];
+	uint64_t allocs[NRTYPES] = {0}, kept[NRTYPES] = {0};
+	pthread_t th;
+
+	(void)arg;
+	kt_map_setup("64M");
+	for (int k = 0; k < NRTYPES; k++)
+		before[k] = kt_stat_of(ALLOCATOR_MALLOC, rtypes[k]->ks_shortdesc);
+	for (int t = 0; t < CHURN; t++) {
+		KT_CHECK(pthread_create(&th, NULL, churn_thread,
+		    (void *)(intptr_t)t) == 0);
+		KT_CHECK(pthread_join(th, NULL) == 0);
+		allocs[t % NRTYPES] += 16 + t;
+		kept[t % NRTYPES] += CHURN_KEEP;
+	}
+	for (int k = 0; k < NRTYPES; k++) {
+		struct kt_tstat st = kt_stat_of(ALLOCATOR_MALLOC,
+		    rtypes[k]->ks_shortdesc);
+		KT_EQ(st.numallocs - before[k].numallocs, allocs[k]);
+		KT_EQ(st.count - before[k].count, kept[k]);
+	}
+	/* Every kept block is its own, with what its thread wrote. */
+	for (int t = 0; t < CHURN; t++)
+		for (int i = 0; i < CHURN_KEEP; i++) {
+			size_t len = i % 2 ? 32 : 300;
+			for (size_t b = 0; b < len; b++)
+				KT_EQ(churn_kept[t][i][b], t + 1);
+			kfree(churn_kept[t][i], rtypes[t % NRTYPES]);
+		}
+}
+
+static void
+test_thread_churn(void **state)
+{
+	(void)state;
+	kt_assert_child_ok(child_thread_churn, NULL);
+}
+
 /* ---- M_WAITOK waits for a free --------------------------------------------------------------- */
 
 static void *wait_got;
@@ -585,6 +663,7 @@ main(void)
 		cmocka_unit_test(test_cross_thread),
 		cmocka_unit_test(test_register_concurrent),
 		cmocka_unit_test(test_many_types),
+		cmocka_unit_test(test_thread_churn),
 		cmocka_unit_test(test_waitok),
 	};
 
