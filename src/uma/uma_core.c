@@ -22,6 +22,18 @@ __thread struct uma_tcache *uma_tc __attribute__((tls_model("initial-exec"))) =
     (struct uma_tcache *)&uma_tcache_empty;
 /* Set once the thread's cache was flushed at exit: no new cache then. */
 static __thread bool uma_tc_exited __attribute__((tls_model("initial-exec")));
+/*
+ * Frees a thread made before it had a cache of its own.  The first
+ * UMA_HANDOVER_FREES of them go to the slabs, not into a new cache: a
+ * thread that frees before it allocates frees what another thread gave it,
+ * and from its cache it would get each block back at once for its own
+ * allocations, next to the giver's blocks in their cache lines (passive
+ * false sharing: Hoard's cache-scratch).  Its first allocation makes its
+ * cache and fills it from the slabs (kmalloc's fill takes a slab's
+ * highest free items first, away from the blocks handed out before).
+ */
+#define UMA_HANDOVER_FREES 16
+static __thread uint32_t uma_tc_handover __attribute__((tls_model("initial-exec")));
 
 static kp_mutex_t uma_zones_lock = KP_MUTEX_INITIALIZER;
 static LIST_HEAD(, uma_zone) uma_zones = LIST_HEAD_INITIALIZER(uma_zones);
@@ -1544,6 +1556,8 @@ zfree_slow(uma_zone_t zone, void *item, void *arg)
 	uint32_t fs = atomic_load(&zone->uz_freeslow);
 	if (zone->uz_id == UMA_SLOT_NONE ||
 	    (fs & (UMA_FREESLOW_SLEEPERS | UMA_FREESLOW_NOCACHE)) ||
+	    (uma_tc == &uma_tcache_empty &&
+	    uma_tc_handover++ < UMA_HANDOVER_FREES) ||
 	    (tc = tcache_get()) == NULL) {
 		zone_free_item(zone, item, arg, false);
 		return;

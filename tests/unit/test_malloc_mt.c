@@ -6,6 +6,7 @@
  * them; types registered while other threads allocate and read
  * statistics; a thread that uses many types and exits; threads that
  * start after others exited, with exact counts and blocks of their own;
+ * a block handed over to a new thread, which must not get it back;
  * M_WAITOK waiting
  * for a block another thread frees.
  *
@@ -584,6 +585,51 @@ test_thread_churn(void **state)
 	kt_assert_child_ok(child_thread_churn, NULL);
 }
 
+/* ---- a block handed over to a new thread ------------------------------------------------ */
+
+/*
+ * A new thread that frees a block another thread gave it, then allocates,
+ * gets neither that block back nor one in the cache line of the giver's
+ * other block (passive false sharing).
+ */
+static unsigned char *hand_given, *hand_got;
+
+static void *
+handover_thread(void *arg)
+{
+	(void)arg;
+	kfree(hand_given, M_R0);
+	hand_got = kmalloc(16, M_R0, M_WAITOK);
+	KT_CHECK(hand_got != NULL);
+	return (NULL);
+}
+
+static void
+child_handover(void *arg)
+{
+	pthread_t th;
+
+	(void)arg;
+	kt_map_setup("64M");
+	hand_given = kmalloc(16, M_R0, M_WAITOK);
+	unsigned char *other = kmalloc(16, M_R0, M_WAITOK);
+	KT_CHECK(hand_given != NULL && other != NULL);
+	KT_CHECK(pthread_create(&th, NULL, handover_thread, NULL) == 0);
+	KT_CHECK(pthread_join(th, NULL) == 0);
+	KT_CHECK(hand_got != hand_given);
+	KT_CHECK((uintptr_t)hand_got / 64 != (uintptr_t)other / 64);
+	kfree(hand_got, M_R0);
+	kfree(other, M_R0);
+}
+
+static void
+test_handover(void **state)
+{
+	KT_NEEDS_EVERY_ALLOCATION();
+	(void)state;
+	kt_assert_child_ok(child_handover, NULL);
+}
+
 /* ---- M_WAITOK waits for a free --------------------------------------------------------------- */
 
 static void *wait_got;
@@ -664,6 +710,7 @@ main(void)
 		cmocka_unit_test(test_register_concurrent),
 		cmocka_unit_test(test_many_types),
 		cmocka_unit_test(test_thread_churn),
+		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_waitok),
 	};
 
