@@ -705,13 +705,12 @@ uma_mkey_clear(void *item)
 }
 
 /*
- * The fast paths (section 2, step 1), inline for the layers above.  These
- * raw ones neither check nor write the item (section 11): kmalloc (whose
- * items carry type tags) and the cache-only zones (whose "items" are
- * addresses of vmem segments, perhaps without memory) use them.
+ * The fast paths (section 2, step 1), inline for the layers above.  The
+ * pop from the alloc bucket, for both fast paths of allocation; keyed:
+ * the item's free key goes (uma_zalloc_keyed()).
  */
 static inline void *
-uma_zalloc_fast(uma_zone_t zone, void *arg, int flags)
+uma_zalloc_pop(uma_zone_t zone, void *arg, int flags, bool keyed)
 {
 	struct uma_cache *c = uma_cache_of(uma_tc, zone);
 	uint32_t n = c->uc_acnt;
@@ -721,7 +720,21 @@ uma_zalloc_fast(uma_zone_t zone, void *arg, int flags)
 	n--;
 	UMA_STAT_STORE(c->uc_acnt, n);
 	UMA_STAT_INC(c->uc_allocs);
-	return (c->uc_aitems[n]);
+	void *item = c->uc_aitems[n];
+	if (keyed)
+		*(uma_dfword_t *)item = 0; /* the key goes: the item is in use */
+	return (item);
+}
+
+/*
+ * The raw fast paths neither check nor write the item (section 11):
+ * kmalloc (whose items carry type tags) and the cache-only zones (whose
+ * "items" are addresses of vmem segments, perhaps without memory) use them.
+ */
+static inline void *
+uma_zalloc_fast(uma_zone_t zone, void *arg, int flags)
+{
+	return (uma_zalloc_pop(zone, arg, flags, false));
 }
 
 static inline void
@@ -766,17 +779,7 @@ uma_zfree_fast_nonnull(uma_zone_t zone, void *item)
 static inline void *
 uma_zalloc_keyed(uma_zone_t zone, void *arg, int flags)
 {
-	struct uma_cache *c = uma_cache_of(uma_tc, zone);
-	uint32_t n = c->uc_acnt;
-
-	if (KP_UNLIKELY(n == 0 || (flags & zone->uz_allocslow) != 0))
-		return (uma_zalloc_slow(zone, arg, flags));
-	n--;
-	UMA_STAT_STORE(c->uc_acnt, n);
-	UMA_STAT_INC(c->uc_allocs);
-	void *item = c->uc_aitems[n];
-	*(uma_dfword_t *)item = 0;  /* the key goes: the item is in use */
-	return (item);
+	return (uma_zalloc_pop(zone, arg, flags, true));
 }
 
 static inline void
