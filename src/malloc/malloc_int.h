@@ -237,7 +237,7 @@ mt_fast_ok(const struct uma_cache *c, uint32_t idx)
  * (type NULL, idx its ks_index, never 0): its slow path is then
  * kmalloc_slow_idx().
  */
-static inline void *
+static KP_ALWAYS_INLINE void *
 kmalloc_fast(size_t size, struct malloc_type *type, uint32_t idx, int flags)
 {
 	size_t slot;
@@ -267,6 +267,13 @@ kmalloc_fast(size_t size, struct malloc_type *type, uint32_t idx, int flags)
 	void *item = c->uc_aitems[n];
 	/* The bucket has the address of the item's tag beside it. */
 	uint16_t *tag = *uma_cache_ameta(c, n);
+	/*
+	 * The block the next call hands out comes into the cache while the
+	 * caller works: its key is read then, and the caller writes it.  (With
+	 * n 0 the word read is the bucket's own, before its items; a prefetch
+	 * never faults.)
+	 */
+	__builtin_prefetch(c->uc_aitems[(ptrdiff_t)n - 1], 1);
 	uint64_t *counts = c->uc_uallocs;
 	/*
 	 * A free item that lost its key was written after its free.  (What
@@ -286,7 +293,7 @@ slow:
 	return (kmalloc_slow_idx(size, idx, flags));
 }
 
-static inline void *
+static KP_ALWAYS_INLINE void *
 kmalloc_inline(size_t size, struct malloc_type *type, int flags)
 {
 	return (kmalloc_fast(size, type, 0, flags));

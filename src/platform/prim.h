@@ -54,6 +54,7 @@
 #define KP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define KP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define KP_NOINLINE __attribute__((noinline))
+#define KP_ALWAYS_INLINE inline __attribute__((always_inline))
 #define KP_COLD __attribute__((cold, noinline))
 #define KP_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define KP_NORETURN __attribute__((noreturn))
