@@ -29,8 +29,8 @@ static __thread bool uma_tc_exited __attribute__((tls_model("initial-exec")));
  * and from its cache it would get each block back at once for its own
  * allocations, next to the giver's blocks in their cache lines (passive
  * false sharing: Hoard's cache-scratch).  Its first allocation makes its
- * cache and fills it from the slabs (kmalloc's fill takes a slab's
- * highest free items first, away from the blocks handed out before).
+ * cache and fills it from the slabs, handing the freed blocks out last
+ * (slab_take_many()).
  */
 #define UMA_HANDOVER_FREES 16
 static __thread uint32_t uma_tc_handover __attribute__((tls_model("initial-exec")));
@@ -208,11 +208,14 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
  * free bits; returns how many.  Keg lock held.  With metas (a bucket of a
  * kmalloc zone, or of a zone with state bytes) their metadata addresses go
  * into metas[], a kmalloc item takes the free-item key (uma_int.h,
- * section 3) and the items go in highest
- * address first: the bucket is popped from its end, so the blocks are
- * handed out in address order, and the free neighbour after a block is the
- * next one out, whose key an overflow of the block destroys.  Without,
- * they go in address order.
+ * section 3) and the slab's highest free items go in, highest address
+ * first: the bucket is popped from its end, so the blocks are handed out
+ * in address order, and the free neighbour after a block is the next one
+ * out, whose key an overflow of the block destroys.  A slab is so used
+ * from its end down, and a block handed back to it (a hand-over free, see
+ * UMA_HANDOVER_FREES) lies above the items taken next: it comes out last
+ * of them, not first.  Without metas, the lowest items go in, in address
+ * order.
  */
 static int
 slab_take_many(struct uma_keg *keg, struct uma_slab *slab, void **items,
@@ -237,14 +240,14 @@ slab_take_many(struct uma_keg *keg, struct uma_slab *slab, void **items,
 				k = max - n;
 			char *base = slab->us_data + (size_t)i * 64 * rsize;
 			char *mbase = meta + (size_t)i * 64 * im;
-			/* this word's lowest k items, filled in downwards */
-			void **ip = items + n + k, **mp = metas + n + k;
+			/* this word's highest k items, highest first */
+			void **ip = items + n, **mp = metas + n;
 			for (int j = 0; j < k; j++) {
-				unsigned b = (unsigned)__builtin_ctzll(bits);
+				unsigned b = 63u - (unsigned)__builtin_clzll(bits);
 				char *item = base + (size_t)b * rsize;
-				bits &= bits - 1;
-				*--ip = item;
-				*--mp = mbase + (size_t)b * im;
+				bits &= ~(1ull << b);
+				*ip++ = item;
+				*mp++ = mbase + (size_t)b * im;
 				if (key)
 					uma_mkey_set(item);
 			}
@@ -307,8 +310,13 @@ keg_fetch(struct uma_keg *keg, void **items, void **metas, int max, int flags)
 		    keg->uk_free_items <= keg->uk_reserve)
 			slab = NULL; /* leave the reserve alone */
 		if (slab == NULL) {
-			if (n > 0)
-				break; /* enough for now: no new slab */
+			/*
+			 * Enough for now: no new slab.  But a thread that made
+			 * hand-over frees may have found just those blocks: it
+			 * takes a new slab's items too, to hand out before them.
+			 */
+			if (n > 0 && (n >= max / 2 || uma_tc_handover == 0))
+				break;
 			kp_mutex_unlock(&keg->uk_lock);
 			slab = keg_alloc_slab(keg, flags);
 			kp_mutex_lock(&keg->uk_lock);

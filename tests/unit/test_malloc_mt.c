@@ -590,16 +590,18 @@ test_thread_churn(void **state)
 /*
  * A new thread that frees a block another thread gave it, then allocates,
  * gets neither that block back nor one in the cache line of the giver's
- * other block (passive false sharing).
+ * other block (passive false sharing): for small and line-sized classes,
+ * with the giver's cache filled once or many times before.
  */
 static unsigned char *hand_given, *hand_got;
+static size_t hand_size;
 
 static void *
 handover_thread(void *arg)
 {
 	(void)arg;
 	kfree(hand_given, M_R0);
-	hand_got = kmalloc(16, M_R0, M_WAITOK);
+	hand_got = kmalloc(hand_size, M_R0, M_WAITOK);
 	KT_CHECK(hand_got != NULL);
 	return (NULL);
 }
@@ -607,19 +609,38 @@ handover_thread(void *arg)
 static void
 child_handover(void *arg)
 {
+	static const size_t sizes[] = { 8, 16, 32, 48, 64, 128, 256, 1024 };
+	static const int before[] = { 0, 1, 7, 300 };
+	static void *held[300];
 	pthread_t th;
 
 	(void)arg;
 	kt_map_setup("64M");
-	hand_given = kmalloc(16, M_R0, M_WAITOK);
-	unsigned char *other = kmalloc(16, M_R0, M_WAITOK);
-	KT_CHECK(hand_given != NULL && other != NULL);
-	KT_CHECK(pthread_create(&th, NULL, handover_thread, NULL) == 0);
-	KT_CHECK(pthread_join(th, NULL) == 0);
-	KT_CHECK(hand_got != hand_given);
-	KT_CHECK((uintptr_t)hand_got / 64 != (uintptr_t)other / 64);
-	kfree(hand_got, M_R0);
-	kfree(other, M_R0);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		for (size_t b = 0; b < sizeof(before) / sizeof(before[0]); b++) {
+			hand_size = sizes[s];
+			for (int i = 0; i < before[b]; i++)
+				KT_CHECK((held[i] = kmalloc(hand_size, M_R0,
+				    M_WAITOK)) != NULL);
+			hand_given = kmalloc(hand_size, M_R0, M_WAITOK);
+			unsigned char *other = kmalloc(hand_size, M_R0, M_WAITOK);
+			KT_CHECK(hand_given != NULL && other != NULL);
+			KT_CHECK(pthread_create(&th, NULL, handover_thread,
+			    NULL) == 0);
+			KT_CHECK(pthread_join(th, NULL) == 0);
+			if (hand_got == hand_given ||
+			    (uintptr_t)hand_got / 64 == (uintptr_t)other / 64) {
+				fprintf(stderr, "size %zu after %d: the new thread "
+				    "got %p, given %p, beside %p\n", hand_size,
+				    before[b], (void *)hand_got, (void *)hand_given,
+				    (void *)other);
+				KT_CHECK(!"a handed-over block or its line came back");
+			}
+			kfree(hand_got, M_R0);
+			kfree(other, M_R0);
+			for (int i = 0; i < before[b]; i++)
+				kfree(held[i], M_R0);
+		}
 }
 
 static void
@@ -627,6 +648,8 @@ test_handover(void **state)
 {
 	KT_NEEDS_EVERY_ALLOCATION();
 	(void)state;
+	if (!KT_ZONE_CACHES)
+		skip(); /* no caches: every block goes back to its slab */
 	kt_assert_child_ok(child_handover, NULL);
 }
 
