@@ -1698,8 +1698,16 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
 		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
-	/* One size below the most; contention on the zone lock grows it. */
-	zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;
+	/*
+	 * One size below the most; contention on the zone lock grows it.  But
+	 * a kmalloc zone's bucket is of the largest size whatever its entries
+	 * (its metadata addresses are at a fixed offset): for the small
+	 * classes, half of it would be bucket memory per free item cached.
+	 */
+	if ((zone->uz_flags & UMA_ZFLAG_BUCKETMETA) && rsize <= 128)
+		zone->uz_bucket_size = max;
+	else
+		zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;
 }
 
 static void

@@ -712,6 +712,45 @@ test_kzfree(void **state)
 	kt_assert_child_ok(child_kzfree, NULL);
 }
 
+/* ---- bucket memory per cached free block ---------------------------------------------- */
+
+/*
+ * The free blocks of a small class wait in buckets of 2 KiB (kmalloc's
+ * buckets keep their tags' addresses at a fixed offset): full buckets of
+ * 125 blocks cost 16 bytes a cached block, where the 61 a zone would
+ * start with cost twice that.
+ */
+#define BUCKET_BLOCKS 20000
+static void
+child_bucket_memory(void *arg)
+{
+	static void *v[BUCKET_BLOCKS];
+
+	(void)arg;
+	kt_map_setup("64M");
+	struct kt_tstat b0 = kt_stat_of(ALLOCATOR_UMA, "253 Bucket");
+	for (int i = 0; i < BUCKET_BLOCKS; i++)
+		KT_CHECK((v[i] = kmalloc(40, M_TA, M_WAITOK)) != NULL);
+	for (int i = 0; i < BUCKET_BLOCKS; i++)
+		kfree(v[i], M_TA);
+	struct kt_tstat b1 = kt_stat_of(ALLOCATOR_UMA, "253 Bucket");
+	KT_CHECK(b1.found); /* b0 too once kmalloc is set up */
+	uint64_t buckets = b1.count - b0.count;
+	KT_CHECK(buckets > 0);
+	/* at most 2 buckets not full per cache, 2 in the zone */
+	KT_LE(buckets * 2048, (uint64_t)BUCKET_BLOCKS * 17 + 4 * 2048);
+}
+
+static void
+test_bucket_memory(void **state)
+{
+	KT_NEEDS_EVERY_ALLOCATION();
+	(void)state;
+	if (!KT_ZONE_CACHES)
+		skip(); /* no caches, no buckets */
+	kt_assert_child_ok(child_bucket_memory, NULL);
+}
+
 /* ---- exact statistics after a random mix ---------------------------------------- */
 
 #define NSLOTS 512
@@ -1499,6 +1538,7 @@ main(void)
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_m_zero),
 		cmocka_unit_test(test_nowait),
+		cmocka_unit_test(test_bucket_memory),
 		cmocka_unit_test(test_never_fits),
 		cmocka_unit_test(test_krealloc),
 		cmocka_unit_test(test_reallocf),
