@@ -1692,22 +1692,19 @@ zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 		max = 13;
 	else
 		max = 5;
-	/* Buckets of the kmalloc zones keep their metadata addresses after
-	   UMA_BUCKET_METAOFF entries. */
+	/* One size below the most; contention on the zone lock grows it. */
+	uint32_t start = max > 5 ? (max - 3) / 2 : max;
+	/*
+	 * Buckets of the kmalloc zones keep their metadata addresses after
+	 * UMA_BUCKET_METAOFF entries, so they are of the largest size whatever
+	 * their entries: the zones whose most is cut to fit start at it, since
+	 * half of such a bucket would be bucket memory per free item cached.
+	 */
 	if ((zone->uz_flags & UMA_ZFLAG_BUCKETMETA) &&
 	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
-		max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
+		max = start = uma_bucket_entries[UMA_NBUCKETZONES - 2];
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
-	/*
-	 * One size below the most; contention on the zone lock grows it.  But
-	 * a kmalloc zone's bucket is of the largest size whatever its entries
-	 * (its metadata addresses are at a fixed offset): for the small
-	 * classes, half of it would be bucket memory per free item cached.
-	 */
-	if ((zone->uz_flags & UMA_ZFLAG_BUCKETMETA) && rsize <= 128)
-		zone->uz_bucket_size = max;
-	else
-		zone->uz_bucket_size = max > 5 ? (max - 3) / 2 : max;
+	zone->uz_bucket_size = start;
 }
 
 static void

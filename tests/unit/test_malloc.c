@@ -738,7 +738,7 @@ child_bucket_memory(void *arg)
 	uint64_t buckets = b1.count - b0.count;
 	KT_CHECK(buckets > 0);
 	/* at most 2 buckets not full per cache, 2 in the zone */
-	KT_LE(buckets * 2048, (uint64_t)BUCKET_BLOCKS * 17 + 4 * 2048);
+	KT_LE(buckets * b1.size, (uint64_t)BUCKET_BLOCKS * 17 + 4 * b1.size);
 }
 
 static void
