@@ -40,12 +40,16 @@
  *    the class in the low bits (slab headers are 32-byte aligned).  A page
  *    that is free or inside an unused part of a submap reads KMC_FREE (0).
  *
- *        map:  | page table | tags | slab | slab | free ... | submap ....... |
- *        pt:   | META n=4 ... META+TAIL | SLAB p | SLAB p | 0 | DIRECT n=2 .. |
+ *        map:  | page table | dirty bits | tags | slab | free ... | submap .. |
+ *        pt:   | 0 ...                   | META n=1 | SLAB p | 0 | DIRECT n=2 |
  *
  *    The page table is the first allocation from the map and maps the whole
- *    map including itself.  It is committed at once but the system only
- *    backs the parts that are written.
+ *    map, but not itself nor the dirty bits (a bit a page): their words
+ *    would be 8 bytes for every 4 KiB of page table, pages of it that
+ *    nothing else needs (96 KiB in every process with the default map), so
+ *    those words stay 0 and kmem_pt_word() says KMC_META for them in
+ *    messages.  It is committed at once but the system only backs the
+ *    parts that are written.
  *
  * 3. Submaps
  *
@@ -200,6 +204,7 @@ struct kmem_map {
 	_Atomic(uintptr_t) *km_pt;    /* page table, one word per page */
 	size_t km_ptbytes;            /* bytes of the page table */
 	_Atomic uint64_t *km_dirty;   /* a bit per page: free but committed */
+	size_t km_dirtybytes;         /* bytes of the dirty bits */
 	struct kmem_region km_map;    /* the whole map */
 	struct kmem_region km_meta;   /* metadata, in chunks of the map */
 	size_t km_meta_quantum;       /* bytes of a metadata chunk, at least */
@@ -293,6 +298,14 @@ kmem_pt_get(const void *addr)
 	return (atomic_load_explicit(&km->km_pt[off >> KMEM_PT_SHIFT(km)],
 	    memory_order_relaxed));
 }
+
+/*
+ * kmem_pt_get() for messages and slow paths: the pages of the page table
+ * and of the dirty bits have no word of their own (their words would take
+ * pages of the page table that nothing else needs), so this says
+ * KMC_META for them.
+ */
+uintptr_t kmem_pt_word(const void *addr);
 
 /* The page table word of addr, which must be in the map. */
 static inline uintptr_t

@@ -1302,7 +1302,6 @@ kmem_setup(void)
 	}
 	km->km_pt = (_Atomic(uintptr_t) *)pta;
 	km->km_ptbytes = ptbytes;
-	kmem_pt_set_run((void *)pta, ptbytes / ps, KMC_META);
 	atomic_fetch_add(&km->km_class_bytes[KMC_META], ptbytes);
 
 	/* The dirty bits: a bit per page (kmem_region_free_dirty()). */
@@ -1317,7 +1316,7 @@ kmem_setup(void)
 		return (ENOMEM);
 	}
 	km->km_dirty = (_Atomic uint64_t *)da;
-	kmem_pt_set_run((void *)da, dbytes / ps, KMC_META);
+	km->km_dirtybytes = dbytes;
 	atomic_fetch_add(&km->km_class_bytes[KMC_META], dbytes);
 
 	/* The metadata arena: chunks of 1/64 of the map, 64 KiB to 2 MiB. */
@@ -1539,6 +1538,18 @@ kmem_arena_malloc(vmem_t *arena, size_t size, int flags)
 	    r == &km->km_map ? "kmem_malloc" : "kmem_arena_malloc"));
 }
 
+uintptr_t
+kmem_pt_word(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	if ((a >= (uintptr_t)km->km_pt && a - (uintptr_t)km->km_pt < km->km_ptbytes) ||
+	    (a >= (uintptr_t)km->km_dirty &&
+	    a - (uintptr_t)km->km_dirty < km->km_dirtybytes))
+		return (KMC_META);
+	return (kmem_pt_get(addr));
+}
+
 /* What a page table word says, for messages. */
 static const char *
 kmem_pt_describe(uintptr_t e)
@@ -1580,7 +1591,7 @@ kmem_validate_free(const char *what, struct kmem_region *r, void *addr,
 		    km->km_base + km->km_size);
 	if ((a & (ps - 1)) != 0)
 		kp_fatal("%s: %p (size %zu): not page aligned; it is %s", what, addr,
-		    size, kmem_pt_describe(kmem_pt_get(addr)));
+		    size, kmem_pt_describe(kmem_pt_word(addr)));
 	struct kmem_region *sm = kmem_submap_of_addr(a);
 	if (r == &km->km_map && sm != NULL)
 		kp_fatal("%s: %p (size %zu): belongs to submap %s; free it with "
@@ -1588,7 +1599,7 @@ kmem_validate_free(const char *what, struct kmem_region *r, void *addr,
 	if (r != &km->km_map && sm != r)
 		kp_fatal("%s: %p (size %zu): not in submap %s", what, addr, size,
 		    r->kr_name);
-	e = kmem_pt_get(addr);
+	e = kmem_pt_word(addr);
 	if (KPT_CLASS(e) != KMC_DIRECT || (e & KPT_TAIL) != 0)
 		kp_fatal("%s: %p (size %zu): not the start of a kmem_malloc "
 		    "allocation; it is %s", what, addr, size, kmem_pt_describe(e));

@@ -614,7 +614,7 @@ km_large_alloc(size_t size, size_t align, struct malloc_type *type, int flags)
 static const char *
 km_describe(const void *addr, char *buf, size_t len)
 {
-	uintptr_t e = kmem_pt_get(addr);
+	uintptr_t e = kmem_pt_word(addr);
 
 	if (!kmem_in_map(addr)) {
 		snprintf(buf, len, "not an address kmem gave");
@@ -654,7 +654,7 @@ km_locate(const char *fn, const void *addr, const struct malloc_type *type,
     struct km_where *w)
 {
 	char what[96], tn[MT_NAME_MAX + 8] = "";
-	uintptr_t e = kmem_pt_get(addr);
+	uintptr_t e = kmem_pt_word(addr);
 
 	/* " (type NAME)" when the caller names one (not free() of the shim). */
 	if (type != NULL)

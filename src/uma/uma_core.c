@@ -494,6 +494,27 @@ keg_drain(struct uma_keg *keg)
  * Chooses the slab layout: item size, pages per slab and items per slab so
  * that the waste stays under 1/UMA_MAX_WASTE_DIV of the slab.
  */
+/* The bytes of an off-page slab header for ipers items of keg. */
+static uint32_t
+slab_hdr_bytes(const struct uma_keg *keg, uint32_t ipers)
+{
+	return ((uint32_t)(sizeof(struct uma_slab) + ((ipers + 63) / 64) * 8 +
+	    (size_t)ipers * keg->uk_itemmeta));
+}
+
+/*
+ * Whether ipers items of rsize bytes keep the kmalloc index by
+ * multiplication exact (uma_int.h, uma_slab_mindex()).
+ */
+static bool
+km_index_ok(uint32_t rsize, uint32_t ipers)
+{
+	uint64_t magic = ((UINT64_C(1) << UMA_MAGIC_SHIFT) / rsize) + 1;
+
+	return ((uint64_t)ipers * (rsize * magic - (UINT64_C(1) << UMA_MAGIC_SHIFT)) <
+	    magic);
+}
+
 static void
 keg_layout(struct uma_keg *keg, bool inline_hdr)
 {
@@ -525,6 +546,19 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 		uint32_t ppera = 1;
 		while ((ppera * ps) % rsize != 0 && ppera < UMA_SLAB_MAXPAGES)
 			ppera++;
+		/*
+		 * Then as many times that as fit UMA_KMALLOC_SLAB bytes: fewer
+		 * slabs to make, and consecutive blocks in fewer slab headers
+		 * and page-table lines.
+		 */
+		uint32_t step = ppera;
+		while (ppera * ps < UMA_KMALLOC_SLAB &&
+		    ppera + step <= UMA_SLAB_MAXPAGES &&
+		    (ppera + step) * ps / rsize <= UMA_SLAB_MAXITEMS &&
+		    km_index_ok(rsize, (uint32_t)((ppera + step) * ps / rsize)) &&
+		    slab_hdr_bytes(keg, (uint32_t)((ppera + step) * ps / rsize)) <=
+		    uma_hdr_sizes[UMA_NHDRZONES - 1])
+			ppera += step;
 		best_ppera = ppera;
 		best_ipers = (uint32_t)(ppera * ps / rsize);
 		if ((ppera * ps) % rsize != 0 || best_ipers > UMA_SLAB_MAXITEMS)
@@ -558,8 +592,7 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 	}
 	keg->uk_ppera = best_ppera;
 	keg->uk_ipers = best_ipers;
-	keg->uk_hdrsize = (uint32_t)(sizeof(struct uma_slab) +
-	    ((best_ipers + 63) / 64) * 8 + (size_t)best_ipers * keg->uk_itemmeta);
+	keg->uk_hdrsize = slab_hdr_bytes(keg, best_ipers);
 	keg->uk_rshift = (rsize & (rsize - 1)) == 0 ? __builtin_ctz(rsize) : -1;
 	keg->uk_magic = ((UINT64_C(1) << UMA_MAGIC_SHIFT) / rsize) + 1;
 	if (keg->uk_flags & UMA_ZONE_MALLOC) {

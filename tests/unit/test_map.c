@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "kt.h"
@@ -709,6 +710,43 @@ test_report(void **state)
 	kt_assert_child_ok(child_report, NULL);
 }
 
+/*
+ * The page table and the dirty bits have no page-table words of their own:
+ * a map of 16 GiB has 32 MiB of page table, whose words would take 64 KiB
+ * of it, resident in every process.  The first page of the page table
+ * describes only the page table, so it stays out of memory; the words of
+ * those pages read 0 and kmem_pt_word() says "metadata".
+ */
+static void
+child_pt_self(void *arg)
+{
+	size_t ps = kmem_page_size();
+
+	kt_map_setup("16G");
+	void *p = kmem_malloc(3 * ps, M_WAITOK);
+	KT_CHECK(p != NULL);
+	const struct kmem_map *m = &kmem_map_store;
+	KT_CHECK(m->km_ptbytes >= 8 * MB);
+	/* (Before any read of those words: a read maps the zero page.) */
+	unsigned char vec[4];
+	KT_EQ(mincore((void *)m->km_pt, 4 * ps, vec), 0);
+	for (int i = 0; i < 4; i++)
+		KT_EQ(vec[i] & 1, 0);
+	KT_EQ(kmem_pt_get((void *)m->km_pt), 0);
+	KT_EQ(KPT_CLASS(kmem_pt_word((void *)m->km_pt)), KMC_META);
+	KT_EQ(KPT_CLASS(kmem_pt_word((char *)m->km_pt + m->km_ptbytes - 1)),
+	    KMC_META);
+	KT_EQ(KPT_CLASS(kmem_pt_word((void *)m->km_dirty)), KMC_META);
+	KT_EQ(KPT_CLASS(kmem_pt_word(p)), KMC_DIRECT);
+	kmem_free(p, 3 * ps);
+}
+
+static void
+test_pt_self(void **state)
+{
+	kt_assert_child_ok(child_pt_self, NULL);
+}
+
 int
 main(void)
 {
@@ -723,6 +761,7 @@ main(void)
 		cmocka_unit_test(test_tune_process),
 		cmocka_unit_test(test_commit_fails),
 		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_pt_self),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,6 +21,7 @@
 #include "kmem/kmem_int.h"
 #include "uma/uma_int.h"
 #include "uma/uma_stats.h"
+#include <kmem/malloc.h>
 
 #define MB ((size_t)1 << 20)
 
@@ -1454,6 +1455,58 @@ test_misuse(void **state)
 	    "uma_zdestroy: zone has_second still has 1 secondary zones");
 }
 
+/*
+ * kmalloc slabs: no waste (any address of a slab falls in an item), and
+ * as many times the smallest such slab as fit UMA_KMALLOC_SLAB bytes,
+ * within the limits of items, pages and header size.  64 bytes: 32 KiB.
+ */
+MALLOC_DEFINE(M_TSLAB, "tslab", "kmalloc slab sizes");
+
+static void
+child_kmalloc_slabs(void *arg)
+{
+	size_t ps = kmem_page_size();
+	static const uint32_t sizes[] = {16, 32, 48, 64, 80, 96, 112, 128, 160,
+	    192, 224, 256, 320, 384, 448, 512, 640, 768, 1024, 1280, 2048, 3072,
+	    4096, 8192, 16384};
+
+	(void)arg;
+	kt_map_setup("256M");
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		void *p = kmalloc(sizes[k], M_TSLAB, M_WAITOK);
+		KT_CHECK(p != NULL);
+		struct uma_slab *slab = uma_item_slab(p);
+		struct uma_keg *keg = slab->us_keg;
+		uint32_t rsize = keg->uk_rsize, step = 1;
+		size_t bytes = (size_t)keg->uk_ppera * ps;
+		KT_EQ(rsize, sizes[k]);
+		KT_EQ(bytes % rsize, 0);
+		KT_EQ(keg->uk_ipers, bytes / rsize);
+		KT_LE(keg->uk_ipers, UMA_SLAB_MAXITEMS);
+		while ((step * ps) % rsize != 0)
+			step++;
+		KT_EQ(keg->uk_ppera % step, 0);
+		/* It stopped growing at the size, or at a limit. */
+		uint32_t next = (uint32_t)((keg->uk_ppera + step) * ps / rsize);
+		KT_CHECK(bytes >= UMA_KMALLOC_SLAB ||
+		    keg->uk_ppera + step > UMA_SLAB_MAXPAGES ||
+		    next > UMA_SLAB_MAXITEMS ||
+		    sizeof(struct uma_slab) + (next + 63) / 64 * 8 +
+		    (size_t)next * keg->uk_itemmeta > 4096);
+		if (sizes[k] == 64 && keg->uk_itemmeta == 2)
+			KT_EQ(bytes, 32768);
+		kfree(p, M_TSLAB);
+	}
+}
+
+static void
+test_kmalloc_slabs(void **state)
+{
+	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
+	kt_assert_child_ok(child_kmalloc_slabs, NULL);
+}
+
 int
 main(void)
 {
@@ -1476,6 +1529,7 @@ main(void)
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_double_free),
 		cmocka_unit_test(test_df_key),
+		cmocka_unit_test(test_kmalloc_slabs),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
