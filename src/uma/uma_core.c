@@ -826,6 +826,25 @@ zone_df_live(struct uma_zone *zone, void *item)
 }
 
 /*
+ * How many items a bucket of n entries takes from the keg.  A kmalloc zone
+ * writes the free-item key into every item it takes, so the pages of those
+ * items become resident whether the program uses them or not: a fill
+ * takes at most UMA_FILL_BYTES of items (at least one).  One malloc(2048)
+ * then makes 16 KiB resident, not the 58 KiB of a 29-item bucket; buckets
+ * filled by frees are as large as before.
+ */
+static int
+zone_fill_max(const struct uma_zone *zone, int n)
+{
+	if (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) {
+		uint32_t rsize = zone->uz_keg->uk_rsize;
+		if ((uint64_t)rsize * (uint32_t)n > UMA_FILL_BYTES)
+			n = rsize >= UMA_FILL_BYTES ? 1 : (int)(UMA_FILL_BYTES / rsize);
+	}
+	return (n);
+}
+
+/*
  * Takes up to max items for the zone from its keg: limit, keg, then the
  * secondary zone's init.  metas: as keg_fetch()'s (kmalloc zones only,
  * which all have a keg).  Returns how many.
@@ -1013,6 +1032,123 @@ uma_mkey_fail(void *item)
 	return (NULL);
 }
 
+/*
+ * Sub-buckets (uma_int.h, section 3).  A kmalloc bucket keeps entry n's
+ * metadata address UMA_BUCKET_METAOFF (128) words after the entry, so a
+ * bucket of e entries spans 128 + e words however small e is.  Buckets of
+ * 5, 13, 29 and 61 entries take e + 3 = 8, 16, 32 or 64 words with their
+ * header: 128 / (e + 3) of them share one 2 KiB block of the largest bucket
+ * zone, piece k at word k * (e + 3), its metadata addresses in the block's
+ * second half at the same distance as a whole bucket's.  A 13-entry
+ * bucket so costs 256 bytes instead of 2 KiB.  Word 128 of a block, which
+ * no piece uses (the metadata of piece 0's header), counts its free
+ * pieces; a block all of whose pieces are free goes back to its zone once
+ * another block's worth of pieces of that size is free.
+ */
+#define UMA_SUB_PIECE 0x80000000u /* ub_bzone of a piece: | index << 8 | z */
+
+static kp_mutex_t uma_sub_lock = KP_MUTEX_INITIALIZER; /* a leaf lock */
+static struct uma_bucketlist uma_sub_free[UMA_NBUCKETZONES - 2] = {
+	TAILQ_HEAD_INITIALIZER(uma_sub_free[0]),
+	TAILQ_HEAD_INITIALIZER(uma_sub_free[1]),
+	TAILQ_HEAD_INITIALIZER(uma_sub_free[2]),
+	TAILQ_HEAD_INITIALIZER(uma_sub_free[3]),
+};
+static uint32_t uma_sub_nfree[UMA_NBUCKETZONES - 2]; /* pieces on the lists */
+_Static_assert(UMA_NBUCKETZONES == 6 && UMA_BUCKET_METAOFF == 128 &&
+    UMA_BUCKET_HDR == 3 * sizeof(void *),
+    "pieces of 8, 16, 32 and 64 words in the first half of a 256-word block");
+
+/* Words of a piece of size z (its entries, its header). */
+static inline uint32_t
+subbucket_words(int z)
+{
+	return ((uint32_t)uma_bucket_entries[z] + 3);
+}
+
+/* The free-piece count of the block that holds b. */
+static inline uint32_t *
+subbucket_count(void **block)
+{
+	return ((uint32_t *)&block[UMA_BUCKET_METAOFF]);
+}
+
+static inline void **
+subbucket_block(const struct uma_bucket *b)
+{
+	uint32_t k = (b->ub_bzone & ~UMA_SUB_PIECE) >> 8;
+
+	return ((void **)b - (size_t)k * subbucket_words((int)(b->ub_bzone & 0xff)));
+}
+
+static struct uma_bucket *
+subbucket_alloc(int z, int flags)
+{
+	struct uma_bucket *b;
+	uint32_t w = subbucket_words(z), n = UMA_BUCKET_METAOFF / w;
+
+	kp_mutex_lock(&uma_sub_lock);
+	b = TAILQ_FIRST(&uma_sub_free[z]);
+	if (b != NULL) {
+		TAILQ_REMOVE(&uma_sub_free[z], b, ub_link);
+		uma_sub_nfree[z]--;
+		(*subbucket_count(subbucket_block(b)))--;
+		kp_mutex_unlock(&uma_sub_lock);
+		return (b);
+	}
+	kp_mutex_unlock(&uma_sub_lock);
+	void **block = zone_alloc_item(
+	    &uma_bucket_zk[UMA_NBUCKETZONES - 1].zk_zone, NULL, flags);
+	if (block == NULL)
+		return (NULL);
+	*subbucket_count(block) = n - 1;
+	for (uint32_t k = 0; k < n; k++) {
+		struct uma_bucket *p = (struct uma_bucket *)(block + (size_t)k * w);
+		p->ub_bzone = UMA_SUB_PIECE | k << 8 | (uint32_t)z;
+	}
+	kp_mutex_lock(&uma_sub_lock);
+	for (uint32_t k = 1; k < n; k++)
+		TAILQ_INSERT_TAIL(&uma_sub_free[z],
+		    (struct uma_bucket *)(block + (size_t)k * w), ub_link);
+	uma_sub_nfree[z] += n - 1;
+	kp_mutex_unlock(&uma_sub_lock);
+	return ((struct uma_bucket *)block);
+}
+
+static void
+subbucket_free(struct uma_bucket *b)
+{
+	int z = (int)(b->ub_bzone & 0xff);
+	uint32_t w = subbucket_words(z), n = UMA_BUCKET_METAOFF / w;
+	void **block = subbucket_block(b);
+
+	kp_mutex_lock(&uma_sub_lock);
+	TAILQ_INSERT_HEAD(&uma_sub_free[z], b, ub_link);
+	uma_sub_nfree[z]++;
+	if (++*subbucket_count(block) < n || uma_sub_nfree[z] < 2 * n) {
+		kp_mutex_unlock(&uma_sub_lock);
+		return;
+	}
+	/* Every piece of the block is free, and others are: it goes back. */
+	for (uint32_t k = 0; k < n; k++)
+		TAILQ_REMOVE(&uma_sub_free[z],
+		    (struct uma_bucket *)(block + (size_t)k * w), ub_link);
+	uma_sub_nfree[z] -= n;
+	kp_mutex_unlock(&uma_sub_lock);
+	zone_free_item(&uma_bucket_zk[UMA_NBUCKETZONES - 1].zk_zone, block, NULL,
+	    false);
+}
+
+/* Gives b's memory back: to its bucket zone, or as a piece of a block. */
+static void
+bucket_free_mem(struct uma_bucket *b)
+{
+	if (b->ub_bzone & UMA_SUB_PIECE)
+		subbucket_free(b);
+	else
+		zone_free_item(&uma_bucket_zk[b->ub_bzone].zk_zone, b, NULL, false);
+}
+
 /* An empty bucket: a spare of the zone's, or a new one. */
 static struct uma_bucket *
 bucket_alloc(struct uma_zone *zone, int flags)
@@ -1031,8 +1167,17 @@ bucket_alloc(struct uma_zone *zone, int flags)
 		return (b);
 	}
 	kp_mutex_unlock(&zone->uz_lock);
-	b = zone_alloc_item(&uma_bucket_zk[z].zk_zone, NULL,
-	    (flags & ~(M_WAITOK | M_ZERO | M_USE_RESERVE)) | M_NOWAIT);
+	flags = (flags & ~(M_WAITOK | M_ZERO | M_USE_RESERVE)) | M_NOWAIT;
+	if (z != want && want < UMA_NBUCKETZONES - 2) {
+		/* A kmalloc bucket of fewer than 125 entries: a piece of one. */
+		b = subbucket_alloc(want, flags);
+		if (b == NULL)
+			return (NULL);
+		b->ub_cnt = 0;
+		b->ub_entries = uma_bucket_entries[want];
+		return (b);
+	}
+	b = zone_alloc_item(&uma_bucket_zk[z].zk_zone, NULL, flags);
 	if (b == NULL)
 		return (NULL);
 	b->ub_cnt = 0;
@@ -1069,7 +1214,7 @@ bucket_free(struct uma_zone *zone, struct uma_bucket *b)
 		}
 		kp_mutex_unlock(&zone->uz_lock);
 	}
-	zone_free_item(&uma_bucket_zk[b->ub_bzone].zk_zone, b, NULL, false);
+	bucket_free_mem(b);
 }
 
 /* Empties a bucket into the keg and frees it. */
@@ -1078,7 +1223,7 @@ bucket_drain(struct uma_zone *zone, struct uma_bucket *b)
 {
 	zone_release(zone, b->ub_bucket, b->ub_cnt, 0);
 	b->ub_cnt = 0;
-	zone_free_item(&uma_bucket_zk[b->ub_bzone].zk_zone, b, NULL, false);
+	bucket_free_mem(b);
 }
 
 /* Puts a bucket with items in the zone's bucket cache; zone lock held. */
@@ -1545,7 +1690,7 @@ zalloc_slow(uma_zone_t zone, void *arg, int flags)
 			void **metas = (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) ?
 			    b->ub_bucket + UMA_BUCKET_METAOFF : NULL;
 			int got = zone_import(zone, b->ub_bucket, metas,
-			    b->ub_entries, flags);
+			    zone_fill_max(zone, b->ub_entries), flags);
 			if (got == 0) {
 				bucket_free(zone, b);
 				atomic_fetch_add(&zone->uz_fails, 1);
@@ -1711,31 +1856,35 @@ zone_debug_init(struct uma_zone *zone)
 static void
 zone_set_bucket_sizes(struct uma_zone *zone, uint32_t rsize)
 {
-	uint32_t max;
+	uint32_t max = uma_bucket_entries[0];
 
-	if (rsize <= 128)
-		max = 253;
-	else if (rsize <= 512)
-		max = 125;
-	else if (rsize <= 2048)
-		max = 61;
-	else if (rsize <= 8192)
-		max = 29;
-	else if (rsize <= 32768)
-		max = 13;
-	else
-		max = 5;
+	/*
+	 * The largest bucket whose items come to at most UMA_BUCKET_BYTES, as
+	 * FreeBSD's bucket zones do (128 bytes: 125, 1024: 13): what a cache
+	 * holds of a zone is a few buckets, and a program that uses many zones
+	 * from many threads (or frees in one thread what another allocated)
+	 * keeps that much of every zone in each thread.
+	 */
+	for (int i = UMA_NBUCKETZONES - 1; i > 0; i--) {
+		if ((uint64_t)uma_bucket_entries[i] * rsize <= UMA_BUCKET_BYTES) {
+			max = uma_bucket_entries[i];
+			break;
+		}
+	}
 	/* One size below the most; contention on the zone lock grows it. */
 	uint32_t start = max > 5 ? (max - 3) / 2 : max;
 	/*
 	 * Buckets of the kmalloc zones keep their metadata addresses after
-	 * UMA_BUCKET_METAOFF entries, so they are of the largest size whatever
-	 * their entries: the zones whose most is cut to fit start at it, since
-	 * half of such a bucket would be bucket memory per free item cached.
+	 * UMA_BUCKET_METAOFF entries: 125 entries at most, and a smaller one
+	 * is a piece of a 2 KiB block (bucket_alloc()).  They start at their
+	 * most, since a smaller start would stay small in a program with one
+	 * thread (nothing contends) and visit the zone that much more often.
 	 */
-	if ((zone->uz_flags & UMA_ZFLAG_BUCKETMETA) &&
-	    max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
-		max = start = uma_bucket_entries[UMA_NBUCKETZONES - 2];
+	if (zone->uz_flags & UMA_ZFLAG_BUCKETMETA) {
+		if (max > uma_bucket_entries[UMA_NBUCKETZONES - 2])
+			max = uma_bucket_entries[UMA_NBUCKETZONES - 2];
+		start = max;
+	}
 	zone->uz_bucket_size_max = zone->uz_bucket_size_base = max;
 	zone->uz_bucket_size = start;
 }
@@ -2536,6 +2685,7 @@ uma_prefork(void)
 	LIST_FOREACH(zone, &uma_zones, uz_link)
 		if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
 			kp_mutex_lock_fork(&zone->uz_keg->uk_lock);
+	kp_mutex_lock_fork(&uma_sub_lock);
 }
 
 /* Releases what uma_prefork() took; in the child, resets the sleepers. */
@@ -2544,6 +2694,7 @@ uma_postfork(bool child)
 {
 	struct uma_zone *zone;
 
+	kp_mutex_unlock_fork(&uma_sub_lock);
 	LIST_FOREACH(zone, &uma_zones, uz_link)
 		if (zone->uz_keg != NULL && zone->uz_keg->uk_primary == zone)
 			kp_mutex_unlock_fork(&zone->uz_keg->uk_lock);

@@ -72,7 +72,9 @@
  *    address of each item's per-item metadata in its slab header, entry
  *    n's at ub_bucket[UMA_BUCKET_METAOFF + n], a fixed offset that the
  *    fast paths reach with no arithmetic (such buckets hold at most 125
- *    items and all come from the largest bucket zone).  uma stores it with
+ *    items; one of 125 is a block of the largest bucket zone, and smaller
+ *    ones are pieces of such a block, bucket_alloc() in uma_core.c).
+ *    uma stores it with
  *    every item it puts in one of their buckets, and kmalloc's fast paths
  *    pop and push it with the item, so an allocation writes the item's
  *    type tag without a page-table look-up.  The address stays good while
@@ -305,6 +307,8 @@
 #define UMA_SLAB_MAXITEMS 1024   /* items per slab at most */
 #define UMA_SLAB_MAXPAGES 64     /* pages per slab at most */
 #define UMA_KMALLOC_SLAB 32768 /* bytes a kmalloc slab grows to, if it can */
+#define UMA_FILL_BYTES 16384   /* bytes of items a kmalloc bucket fill takes */
+#define UMA_BUCKET_BYTES 16384 /* bytes of items a full bucket holds at most */
 #define UMA_CACHE_LINE 64        /* UMA_ALIGN_CACHE */
 #define UMA_TRIM_NS (5ull * 1000 * 1000 * 1000) /* trim interval */
 #define UMA_SLEEP_NS (100u * 1000 * 1000)       /* longest sleep slice */

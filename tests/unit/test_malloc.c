@@ -718,27 +718,47 @@ test_kzfree(void **state)
  * The free blocks of a small class wait in buckets of 2 KiB (kmalloc's
  * buckets keep their tags' addresses at a fixed offset): full buckets of
  * 125 blocks cost 16 bytes a cached block, where the 61 a zone would
- * start with cost twice that.
+ * start with cost twice that.  Larger classes have buckets of fewer
+ * entries (about 16 KiB of blocks each: 13 of 1 KiB), which are pieces of
+ * such a 2 KiB block (13 entries: 256 bytes), not a whole one each:
+ * 20 bytes a cached block, not 158.
  */
 #define BUCKET_BLOCKS 20000
+
+/* Bucket bytes per cached free block after BUCKET_BLOCKS of size. */
 static void
-child_bucket_memory(void *arg)
+bucket_memory(size_t size, uint64_t per_block)
 {
 	static void *v[BUCKET_BLOCKS];
 
-	(void)arg;
-	kt_map_setup("64M");
 	struct kt_tstat b0 = kt_stat_of(ALLOCATOR_UMA, "253 Bucket");
 	for (int i = 0; i < BUCKET_BLOCKS; i++)
-		KT_CHECK((v[i] = kmalloc(40, M_TA, M_WAITOK)) != NULL);
+		KT_CHECK((v[i] = kmalloc(size, M_TA, M_WAITOK)) != NULL);
 	for (int i = 0; i < BUCKET_BLOCKS; i++)
 		kfree(v[i], M_TA);
 	struct kt_tstat b1 = kt_stat_of(ALLOCATOR_UMA, "253 Bucket");
 	KT_CHECK(b1.found); /* b0 too once kmalloc is set up */
-	uint64_t buckets = b1.count - b0.count;
-	KT_CHECK(buckets > 0);
-	/* at most 2 buckets not full per cache, 2 in the zone */
-	KT_LE(buckets * b1.size, (uint64_t)BUCKET_BLOCKS * 17 + 4 * b1.size);
+	uint64_t blocks = b1.count - b0.count;
+	KT_CHECK(blocks > 0);
+	/* at most 2 buckets not full per cache, 2 in the zone, 1 block of
+	   free pieces */
+	KT_LE(blocks * b1.size, (uint64_t)BUCKET_BLOCKS * per_block +
+	    5 * b1.size);
+}
+
+static void
+child_bucket_memory(void *arg)
+{
+	(void)arg;
+	kt_map_setup("256M");
+	struct kt_tstat b0 = kt_stat_of(ALLOCATOR_UMA, "253 Bucket");
+	bucket_memory(40, 17);
+	bucket_memory(1000, 21);
+	bucket_memory(300, 21);
+	/* Drained, the pieces' blocks go back too (but one of each size). */
+	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
+	struct kt_tstat b1 = kt_stat_of(ALLOCATOR_UMA, "253 Bucket");
+	KT_LE(b1.count, b0.count + 4);
 }
 
 static void
