@@ -374,7 +374,8 @@ km_startup(void)
 		snprintf(name, sizeof(name), "%u", km_sizes[c]);
 		/* 16-byte alignment at least, as malloc(3) gives. */
 		km_zones[c] = uma_zcreate_internal(name, km_sizes[c], 15,
-		    UMA_ZONE_MALLOC, KM_ITEMMETA);
+		    UMA_ZONE_MALLOC | (km_sizes[c] > KM_CACHEMAX ?
+		    UMA_ZONE_NOBUCKET : 0), KM_ITEMMETA);
 		if (km_zones[c] == NULL)
 			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
 		km_zones[c]->uz_keg->uk_class = (uint32_t)c;

@@ -112,7 +112,10 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	char *mem;
 	int wait = flags & (M_NOWAIT | M_WAITOK);
 
-	mem = kmem_region_alloc(keg->uk_arena, bytes, wait, KMC_SLAB, "uma");
+	/* kmalloc items hold anything until they are written (M_ZERO clears). */
+	mem = kmem_region_alloc(keg->uk_arena, bytes, wait |
+	    ((keg->uk_flags & UMA_ZONE_MALLOC) ? KMEM_DIRTY_OK : 0), KMC_SLAB,
+	    "uma");
 	if (mem == NULL)
 		return (NULL);
 	if (keg->uk_inline) {
@@ -179,9 +182,13 @@ keg_alloc_slab(struct uma_keg *keg, int flags)
 	return (slab);
 }
 
-/* Gives a slab back to the map (no lock held); fini runs on every item. */
+/*
+ * Gives a slab back to the map (no lock held); fini runs on every item.
+ * dirty: its pages stay committed for the map's next allocation of any
+ * kind (kmem_region_free_dirty()), a kmalloc keg's free-item keys wiped.
+ */
 static void
-keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
+keg_free_slab(struct uma_keg *keg, struct uma_slab *slab, bool dirty)
 {
 	size_t bytes = (size_t)keg->uk_ppera * kmem_page_size();
 	char *base = slab_base(slab);
@@ -197,10 +204,16 @@ keg_free_slab(struct uma_keg *keg, struct uma_slab *slab)
 	if (keg->uk_dfkey)
 		for (uint32_t i = 0; i < keg->uk_ipers; i++)
 			*(uma_dfword_t *)(slab->us_data + (size_t)i * keg->uk_rsize) = 0;
+	if (dirty)
+		for (uint32_t i = 0; i < keg->uk_ipers; i++)
+			uma_mkey_clear(slab->us_data + (size_t)i * keg->uk_rsize);
 	if (!keg->uk_inline)
 		zone_free_item(&uma_hdr_zk[keg->uk_hdrzone].zk_zone, slab, NULL,
 		    false);
-	kmem_region_free(keg->uk_arena, base, bytes, KMC_SLAB);
+	if (dirty)
+		kmem_region_free_dirty(keg->uk_arena, base, bytes, KMC_SLAB);
+	else
+		kmem_region_free(keg->uk_arena, base, bytes, KMC_SLAB);
 }
 
 /*
@@ -432,6 +445,7 @@ keg_release(struct uma_keg *keg, void **items, int n, const char *zname,
     uint32_t lastuse)
 {
 	struct uma_slablist retired = LIST_HEAD_INITIALIZER(retired);
+	struct uma_slablist spare = LIST_HEAD_INITIALIZER(spare);
 	struct uma_slab *slab;
 	uint32_t idx;
 
@@ -455,11 +469,30 @@ keg_release(struct uma_keg *keg, void **items, int n, const char *zname,
 		}
 		keg->uk_free_items++;
 		keg_file_slab(keg, slab);
+		/*
+		 * A kmalloc keg keeps one free slab; another goes back to the
+		 * map at once, its pages committed for the next slab of any
+		 * size or large block: a program's peak is then that of all its
+		 * sizes together, not the sum of each size's own peak.
+		 */
+		if ((keg->uk_flags & UMA_ZONE_MALLOC) && !keg->uk_annot &&
+		    slab->us_freecount == keg->uk_ipers &&
+		    LIST_NEXT(slab, us_link) != NULL &&
+		    keg->uk_free_items - keg->uk_ipers >= keg->uk_reserve) {
+			LIST_REMOVE(slab, us_link);
+			keg->uk_nslabs--;
+			keg->uk_free_items -= keg->uk_ipers;
+			LIST_INSERT_HEAD(&spare, slab, us_link);
+		}
 	}
 	kp_mutex_unlock(&keg->uk_lock);
 	while ((slab = LIST_FIRST(&retired)) != NULL) {
 		LIST_REMOVE(slab, us_link);
 		keg_guard_retire(keg, slab);
+	}
+	while ((slab = LIST_FIRST(&spare)) != NULL) {
+		LIST_REMOVE(slab, us_link);
+		keg_free_slab(keg, slab, true);
 	}
 }
 
@@ -486,7 +519,7 @@ keg_drain(struct uma_keg *keg)
 	kp_mutex_unlock(&keg->uk_lock);
 	while ((slab = LIST_FIRST(&freed)) != NULL) {
 		LIST_REMOVE(slab, us_link);
-		keg_free_slab(keg, slab);
+		keg_free_slab(keg, slab, false);
 	}
 }
 
@@ -2236,7 +2269,7 @@ uma_zdestroy(uma_zone_t zone)
 		for (int i = 0; i < 3; i++) {
 			while ((slab = LIST_FIRST(lists[i])) != NULL) {
 				LIST_REMOVE(slab, us_link);
-				keg_free_slab(keg, slab);
+				keg_free_slab(keg, slab, false);
 			}
 		}
 		kp_mutex_destroy(&keg->uk_lock);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kt.h"
 #include "kmem/kmem_int.h"
@@ -1507,6 +1508,63 @@ test_kmalloc_slabs(void **state)
 	kt_assert_child_ok(child_kmalloc_slabs, NULL);
 }
 
+/*
+ * A kmalloc keg keeps one free slab; the others go back to the map with
+ * their pages committed (dirty), their blocks' free-item keys wiped so
+ * that whatever the map hands those pages to next cannot read the key.
+ * Classes above 8 KiB have no thread caches: their frees reach the slab.
+ */
+#define DIRTY_BLOCKS 40
+
+static void
+child_kmalloc_dirty(void *arg)
+{
+	static void *v[DIRTY_BLOCKS];
+	size_t ps = kmem_page_size();
+	int released = 0;
+
+	(void)arg;
+	kt_map_setup("256M");
+	for (int i = 0; i < DIRTY_BLOCKS; i++) {
+		KT_CHECK((v[i] = kmalloc(4096, M_TSLAB, M_WAITOK)) != NULL);
+		memset(v[i], 0x33, 4096);
+	}
+	for (int i = 0; i < DIRTY_BLOCKS; i++)
+		kfree(v[i], M_TSLAB);
+	uma_reclaim(UMA_RECLAIM_DRAIN_CPU);
+	for (int i = 0; i < DIRTY_BLOCKS; i++) {
+		unsigned char in;
+		KT_EQ(mincore((void *)((uintptr_t)v[i] & ~(ps - 1)), ps, &in), 0);
+		if (kmem_pt_get(v[i]) != 0 || !(in & 1))
+			continue; /* still a slab's, or given back to the system */
+		released++;
+		KT_CHECK(((uint64_t *)v[i])[UMA_MKEY_WORD] != uma_mkey);
+	}
+	/* 5 slabs of 8: all but the one kept went back dirty. */
+	KT_LE(32, released);
+
+	/* 16 KiB: no cache, so the third slab's frees give the second back. */
+	uma_zone_t z = NULL;
+	for (int i = 0; i < 6; i++)
+		KT_CHECK((v[i] = kmalloc(16384, M_TSLAB, M_WAITOK)) != NULL);
+	z = uma_item_slab(v[0])->us_keg->uk_primary;
+	for (int i = 0; i < 6; i++)
+		kfree(v[i], M_TSLAB);
+	struct uma_zone_stats st = kt_zone_stats(z);
+	KT_EQ(st.zs_used, 0);
+	KT_LE(st.zs_free, 2);
+}
+
+static void
+test_kmalloc_dirty(void **state)
+{
+	(void)state;
+	KT_NEEDS_EVERY_ALLOCATION();
+	if (!KT_ZONE_CACHES)
+		skip(); /* annotated builds give slabs back as before */
+	kt_assert_child_ok(child_kmalloc_dirty, NULL);
+}
+
 int
 main(void)
 {
@@ -1530,6 +1588,7 @@ main(void)
 		cmocka_unit_test(test_double_free),
 		cmocka_unit_test(test_df_key),
 		cmocka_unit_test(test_kmalloc_slabs),
+		cmocka_unit_test(test_kmalloc_dirty),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
