@@ -16,8 +16,20 @@
 
 /* ---- globals --------------------------------------------------------------- */
 
-/* Every slot empty: threads without a cache of their own point here. */
-static const struct uma_tcache uma_tcache_empty;
+/*
+ * Every slot empty: threads without a cache of their own point here.  In
+ * zero pages of its own, not among the library's read-only data (whose
+ * pages the system maps whole with the rest of the file: 32 KiB resident
+ * in every process); read-only once uma starts, so that a write through
+ * it faults as it did there.
+ */
+#define UMA_TCACHE_EMPTY_ALIGN 4096 /* a page here; elsewhere it stays writable */
+static union {
+	struct uma_tcache ue_tc;
+	char ue_pad[(sizeof(struct uma_tcache) + UMA_TCACHE_EMPTY_ALIGN - 1) /
+	    UMA_TCACHE_EMPTY_ALIGN * UMA_TCACHE_EMPTY_ALIGN];
+} uma_tcache_empty_pages __attribute__((aligned(UMA_TCACHE_EMPTY_ALIGN)));
+#define uma_tcache_empty (uma_tcache_empty_pages.ue_tc)
 __thread struct uma_tcache *uma_tc __attribute__((tls_model("initial-exec"))) =
     (struct uma_tcache *)&uma_tcache_empty;
 /* Set once the thread's cache was flushed at exit: no new cache then. */
@@ -2010,6 +2022,9 @@ uma_startup(void)
 	}
 	while (uma_mkey == 0)
 		uma_mkey = kp_random64();
+	/* Best effort: where it fails, the page stays writable and zero. */
+	(void)kp_protect(&uma_tcache_empty_pages, sizeof(uma_tcache_empty_pages),
+	    KP_PROT_READ);
 	kp_mutex_lock(&uma_zones_lock);
 	for (int i = 0; i < UMA_NBUCKETZONES; i++) {
 		snprintf(name, sizeof(name), "%u Bucket",

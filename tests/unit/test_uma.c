@@ -12,6 +12,7 @@
  * own (kt_child) with a map of known size, and checks with KT_CHECK.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1565,6 +1566,47 @@ test_kmalloc_dirty(void **state)
 	kt_assert_child_ok(child_kmalloc_dirty, NULL);
 }
 
+/*
+ * A thread without a cache of its own points at the empty cache, which is
+ * in zero pages of its own and read-only once uma has started: a write
+ * through it faults.
+ */
+static void *
+empty_tc_thread(void *arg)
+{
+	struct uma_tcache **tc = arg;
+
+	*tc = uma_tc; /* before this thread's first allocation */
+	return (NULL);
+}
+
+static void
+write_empty_tc(void *arg)
+{
+	struct uma_tcache *tc = NULL;
+	pthread_t t;
+
+	(void)arg;
+	kt_map_setup("64M");
+	uma_zone_t z = uma_zcreate("emptytc", 64, NULL, NULL, NULL, NULL,
+	    UMA_ALIGN_PTR, 0);
+	KT_CHECK(z != NULL);
+	KT_CHECK(pthread_create(&t, NULL, empty_tc_thread, &tc) == 0);
+	KT_CHECK(pthread_join(t, NULL) == 0);
+	KT_CHECK(tc != NULL);
+	KT_EQ(tc->tc_cache[1].uc_acnt, 0);
+	fprintf(stderr, "writing\n");
+	tc->tc_cache[1].uc_acnt = 1;
+	fprintf(stderr, "written\n");
+}
+
+static void
+test_empty_tcache(void **state)
+{
+	(void)state;
+	kt_assert_death(write_empty_tc, NULL, SIGSEGV, "writing\n");
+}
+
 int
 main(void)
 {
@@ -1589,6 +1631,7 @@ main(void)
 		cmocka_unit_test(test_df_key),
 		cmocka_unit_test(test_kmalloc_slabs),
 		cmocka_unit_test(test_kmalloc_dirty),
+		cmocka_unit_test(test_empty_tcache),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
