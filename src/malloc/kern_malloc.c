@@ -374,8 +374,7 @@ km_startup(void)
 		snprintf(name, sizeof(name), "%u", km_sizes[c]);
 		/* 16-byte alignment at least, as malloc(3) gives. */
 		km_zones[c] = uma_zcreate_internal(name, km_sizes[c], 15,
-		    UMA_ZONE_MALLOC | (km_sizes[c] > KM_CACHEMAX ?
-		    UMA_ZONE_NOBUCKET : 0), KM_ITEMMETA);
+		    UMA_ZONE_MALLOC, KM_ITEMMETA);
 		if (km_zones[c] == NULL)
 			kp_fatal("kmalloc: cannot create the kmalloc zone %s", name);
 		km_zones[c]->uz_keg->uk_class = (uint32_t)c;
@@ -650,18 +649,26 @@ km_describe(const void *addr, char *buf, size_t len)
  * Finds the allocation at addr, aborting with one line if addr is not the
  * start of a live kmalloc allocation.  fn names the caller in messages.
  */
+/* " (type NAME)" when the caller names one (not free() of the shim), or "". */
+static const char *
+km_tname(const struct malloc_type *type, char *buf, size_t len)
+{
+	if (type == NULL)
+		return ("");
+	snprintf(buf, len, " (type %s)", type->ks_shortdesc != NULL ?
+	    type->ks_shortdesc : "?");
+	return (buf);
+}
+
 static void
 km_locate(const char *fn, const void *addr, const struct malloc_type *type,
     struct km_where *w)
 {
-	char what[96], tn[MT_NAME_MAX + 8] = "";
+	char what[96], tn[MT_NAME_MAX + 8];
 	uintptr_t e = kmem_pt_word(addr);
 
-	/* " (type NAME)" when the caller names one (not free() of the shim). */
-	if (type != NULL)
-		snprintf(tn, sizeof(tn), " (type %s)", type->ks_shortdesc != NULL ?
-		    type->ks_shortdesc : "?");
-#define tname tn
+	/* Written only for a message: this is every slow free's path. */
+#define tname km_tname(type, tn, sizeof(tn))
 
 	if (KP_LIKELY(KPT_IS_SLAB(e))) {
 		struct uma_slab *slab = KPT_PTR(e);

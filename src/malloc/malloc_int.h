@@ -110,7 +110,6 @@ _Static_assert(MT_TAG_FREE == (UMA_ITEMMETA_INIT << 8 | UMA_ITEMMETA_INIT),
     "new slabs' tags read MT_TAG_FREE");
 
 #define KM_TABMAX 1024     /* sizes the fast path finds by one look-up */
-#define KM_CACHEMAX 8192   /* larger classes have no thread caches */
 
 /*
  * A thread's counts, for types 0..mb_cap-1: for each class, an array of
