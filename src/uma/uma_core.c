@@ -874,9 +874,10 @@ zone_df_live(struct uma_zone *zone, void *item)
  * How many items a bucket of n entries takes from the keg.  A kmalloc zone
  * writes the free-item key into every item it takes, so the pages of those
  * items become resident whether the program uses them or not: a fill
- * takes at most UMA_FILL_BYTES of items (at least one).  One malloc(2048)
- * then makes 16 KiB resident, not the 58 KiB of a 29-item bucket; buckets
- * filled by frees are as large as before.
+ * takes at most UMA_FILL_BYTES of items (at least one).  Buckets hold 16
+ * KiB of items but at least 5, so this binds above 3 KiB: one
+ * malloc(8192) makes 16 KiB resident, not the 40 KiB of a 5-item bucket;
+ * buckets filled by frees are as large as before.
  */
 static int
 zone_fill_max(const struct uma_zone *zone, int n)
