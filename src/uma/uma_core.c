@@ -446,6 +446,17 @@ keg_guard_retire(struct uma_keg *keg, struct uma_slab *slab)
 	memguard_defer(slab, keg_guard_release);
 }
 
+/* Takes an all-free slab out of keg onto list, to be freed; keg lock held. */
+static void
+keg_unlist_free(struct uma_keg *keg, struct uma_slab *slab,
+    struct uma_slablist *list)
+{
+	LIST_REMOVE(slab, us_link);
+	keg->uk_nslabs--;
+	keg->uk_free_items -= keg->uk_ipers;
+	LIST_INSERT_HEAD(list, slab, us_link);
+}
+
 /*
  * Returns n items to their slabs; aborts on an item already free.  A trash
  * keg's items are filled once they are known to be its own and in use;
@@ -490,12 +501,8 @@ keg_release(struct uma_keg *keg, void **items, int n, const char *zname,
 		if ((keg->uk_flags & UMA_ZONE_MALLOC) && !keg->uk_annot &&
 		    slab->us_freecount == keg->uk_ipers &&
 		    LIST_NEXT(slab, us_link) != NULL &&
-		    keg->uk_free_items - keg->uk_ipers >= keg->uk_reserve) {
-			LIST_REMOVE(slab, us_link);
-			keg->uk_nslabs--;
-			keg->uk_free_items -= keg->uk_ipers;
-			LIST_INSERT_HEAD(&spare, slab, us_link);
-		}
+		    keg->uk_free_items - keg->uk_ipers >= keg->uk_reserve)
+			keg_unlist_free(keg, slab, &spare);
 	}
 	kp_mutex_unlock(&keg->uk_lock);
 	while ((slab = LIST_FIRST(&retired)) != NULL) {
@@ -522,12 +529,8 @@ keg_drain(struct uma_keg *keg)
 		return;
 	kp_mutex_lock(&keg->uk_lock);
 	while ((slab = LIST_FIRST(&keg->uk_free)) != NULL &&
-	    keg->uk_free_items - keg->uk_ipers >= keg->uk_reserve) {
-		LIST_REMOVE(slab, us_link);
-		keg->uk_nslabs--;
-		keg->uk_free_items -= keg->uk_ipers;
-		LIST_INSERT_HEAD(&freed, slab, us_link);
-	}
+	    keg->uk_free_items - keg->uk_ipers >= keg->uk_reserve)
+		keg_unlist_free(keg, slab, &freed);
 	kp_mutex_unlock(&keg->uk_lock);
 	while ((slab = LIST_FIRST(&freed)) != NULL) {
 		LIST_REMOVE(slab, us_link);
@@ -596,14 +599,13 @@ keg_layout(struct uma_keg *keg, bool inline_hdr)
 		 * slabs to make, and consecutive blocks in fewer slab headers
 		 * and page-table lines.
 		 */
-		uint32_t step = ppera;
-		while (ppera * ps < UMA_KMALLOC_SLAB &&
-		    ppera + step <= UMA_SLAB_MAXPAGES &&
-		    (ppera + step) * ps / rsize <= UMA_SLAB_MAXITEMS &&
-		    km_index_ok(rsize, (uint32_t)((ppera + step) * ps / rsize)) &&
-		    slab_hdr_bytes(keg, (uint32_t)((ppera + step) * ps / rsize)) <=
-		    uma_hdr_sizes[UMA_NHDRZONES - 1])
-			ppera += step;
+		for (uint32_t step = ppera; ppera * ps < UMA_KMALLOC_SLAB &&
+		    ppera + step <= UMA_SLAB_MAXPAGES; ppera += step) {
+			uint32_t next = (uint32_t)((ppera + step) * ps / rsize);
+			if (next > UMA_SLAB_MAXITEMS || !km_index_ok(rsize, next) ||
+			    slab_hdr_bytes(keg, next) > uma_hdr_sizes[UMA_NHDRZONES - 1])
+				break;
+		}
 		best_ppera = ppera;
 		best_ipers = (uint32_t)(ppera * ps / rsize);
 		if ((ppera * ps) % rsize != 0 || best_ipers > UMA_SLAB_MAXITEMS)
